@@ -1,0 +1,1 @@
+"""Pure catalog rules and values: items, barcodes, prices, statuses, reports (stdlib only)."""

@@ -1,0 +1,67 @@
+"""The catalog item as the Catalog API defines it: field names, limits, canonical form."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+MAX_ITEMS_PER_UPLOAD: Final = 10_000
+MAX_ADDITIONAL_IDS: Final = 50
+MAX_STRING: Final = 255
+
+REQUIRED_FIELDS: Final = ("item_sku", "external_product_id", "item_name", "store_id")
+OPTIONAL_FIELDS: Final = (
+    "external_product_id_type",
+    "standard_price",
+    "brand_name",
+    "product_tax_code",
+    "product_category",
+    "product_subcategory",
+)
+ADDITIONAL_IDS: Final = "additional_external_product_information"
+KNOWN_FIELDS: Final = frozenset((*REQUIRED_FIELDS, *OPTIONAL_FIELDS, ADDITIONAL_IDS))
+KNOWN_ADDITIONAL_FIELDS: Final = frozenset(("external_product_id", "external_product_id_type"))
+
+#: Per-field length limits; every other string field is limited to MAX_STRING.
+FIELD_MAX_LENGTH: Final[Mapping[str, int]] = {
+    "standard_price": 10,
+    "product_category": 50,
+    "product_subcategory": 50,
+}
+
+#: Stored columns of an item, in a fixed order (the "canonical tuple").
+STORED_FIELDS: Final = (
+    "external_product_id",
+    "external_product_id_type",
+    "item_name",
+    "standard_price",
+    "brand_name",
+    "product_tax_code",
+    "product_category",
+    "product_subcategory",
+)
+
+
+def max_length(field: str) -> int:
+    """Length limit of a string field of an item."""
+    return FIELD_MAX_LENGTH.get(field, MAX_STRING)
+
+
+def additional_ids(item: Mapping[str, Any]) -> list[dict[str, str | None]]:
+    """The item's additional ids in canonical form (type None when absent)."""
+    raw = item.get(ADDITIONAL_IDS) or []
+    return [
+        {
+            "external_product_id": entry["external_product_id"],
+            "external_product_id_type": entry.get("external_product_id_type"),
+        }
+        for entry in raw
+    ]
+
+
+def canonical_values(item: Mapping[str, Any]) -> tuple[Any, ...]:
+    """The values an upsert stores, absent optional fields as None; equal tuples mean UNCHANGED."""
+    extras = tuple(
+        (e["external_product_id"], e["external_product_id_type"]) for e in additional_ids(item)
+    )
+    return (*(item.get(f) for f in STORED_FIELDS), extras)
