@@ -1,0 +1,5 @@
+"""`python -m catalog_ingest` runs the command line."""
+
+from catalog_ingest.cli.main import main
+
+main()

@@ -1,0 +1,1 @@
+"""HTTP API: app factory, JWO and Merchant-Center routes, SigV4, limits, error mapping."""

@@ -1,0 +1,47 @@
+"""The ASGI application factory: `create_app(settings)` builds everything, nothing at import."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from starlette.applications import Starlette
+
+from catalog_ingest.api import system
+from catalog_ingest.api.jwo import routes as jwo_routes
+from catalog_ingest.api.limits import RetailerLimiter
+from catalog_ingest.api.middleware import EdgeMiddleware
+from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.engine.worker import Worker
+from catalog_ingest.settings import Settings
+
+
+def create_app(settings: Settings, *, workers: int = 0, services: Services | None = None
+               ) -> Starlette:
+    """The service as an ASGI app; `workers` in-process worker threads run during its lifespan."""
+    svc = services or open_services(settings)
+    limiter = RetailerLimiter(svc.settings.rate_limit_value, svc.settings.redis_url)
+    stop = threading.Event()
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        threads = [
+            threading.Thread(target=Worker(svc).run, args=(stop,), name=f"worker-{n}", daemon=True)
+            for n in range(workers)
+        ]
+        for thread in threads:
+            thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            svc.wake.set()
+            for thread in threads:
+                thread.join(timeout=30)
+
+    app = Starlette(routes=[*jwo_routes.routes(svc, limiter), *system.routes(svc)],
+                    lifespan=lifespan)
+    app.add_middleware(EdgeMiddleware, max_body_bytes=svc.settings.max_body_bytes)
+    app.state.services = svc
+    return app

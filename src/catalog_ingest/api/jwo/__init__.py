@@ -1,0 +1,1 @@
+"""JWO-compatible Catalog API routes."""

@@ -1,0 +1,99 @@
+"""The JWO operations: decode the body, call the services, shape the answer (sync, in a thread)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.responses import Response
+
+from catalog_ingest.api.auth import Caller, RawRequest
+from catalog_ingest.api.errors import ApiError, invalid_body, json_response
+from catalog_ingest.api.models import (
+    ArchiveRequest, IngestionRequest, UploadRequest, has_unstorable_text,
+)
+from catalog_ingest.blobs.links import presigned_url
+from catalog_ingest.domain.status import ProcessingStatus, UploadKind
+from catalog_ingest.engine import intake
+from catalog_ingest.engine.services import Services
+
+T = TypeVar("T")
+Handler = Callable[[Services, Caller, RawRequest], Response]
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+
+
+def decode(body: bytes, model: type[T]) -> T:
+    """The typed request, or the contract's 400 "Invalid request body"."""
+    decoder = _decoders.get(model) or _decoders.setdefault(model, msgspec.json.Decoder(model))
+    try:
+        value: T = decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        raise invalid_body() from None
+    if has_unstorable_text(body, value):
+        raise invalid_body()
+    return value
+
+
+def _idempotency_key(raw: RawRequest) -> str | None:
+    key = raw.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise ApiError(400, {"message": "Invalid request body"})
+    return key
+
+
+def upload(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+    request = decode(raw.body, UploadRequest)
+    store_ids = list(dict.fromkeys(item.store_id for item in request.catalogItems))
+    intake.check_stores(svc, caller.retailer_id, store_ids)
+    ingestion_id = intake.accept(
+        svc, retailer_id=caller.retailer_id, kind=UploadKind.UPLOAD, body=raw.body,
+        item_count=len(request.catalogItems), store_ids=store_ids,
+        idempotency_key=_idempotency_key(raw),
+    )
+    return json_response(201, {"ingestionId": ingestion_id})
+
+
+def archive(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+    request = decode(raw.body, ArchiveRequest)
+    intake.check_all_stores(svc, caller.retailer_id, request.allApplicableStores)
+    ingestion_id = intake.accept(
+        svc, retailer_id=caller.retailer_id, kind=UploadKind.ARCHIVE, body=raw.body,
+        item_count=len(request.itemSkus), store_ids=request.allApplicableStores,
+        idempotency_key=_idempotency_key(raw),
+    )
+    return json_response(201, {"ingestionId": ingestion_id})
+
+
+def report_link(svc: Services, base_url: str, ingestion_id: str) -> str:
+    base = svc.settings.public_url or base_url
+    return presigned_url(base.rstrip("/"), report_path(ingestion_id), svc.settings.secret_key,
+                         svc.settings.report_link_ttl, time.time())
+
+
+def report_path(ingestion_id: str) -> str:
+    return f"/v1/reports/{ingestion_id}.json"
+
+
+def status(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+    request = decode(raw.body, IngestionRequest)
+    found = intake.get_upload(svc, caller.retailer_id, request.ingestionId)
+    link = ""
+    if ProcessingStatus(found.status).has_report:
+        link = report_link(svc, raw.base_url, found.ingestion_id)
+    return json_response(200, {"processingStatus": found.status, "reportDownloadLink": link})
+
+
+def cancel(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+    request = decode(raw.body, IngestionRequest)
+    intake.cancel(svc, caller.retailer_id, request.ingestionId)
+    return json_response(200, {"processingStatus": ProcessingStatus.CANCELLED.value})
+
+
+OPERATIONS: dict[str, Handler] = {
+    "upload": upload,
+    "getCatalogUploadStatus": status,
+    "archive": archive,
+    "cancelCatalogUpload": cancel,
+}

@@ -1,0 +1,1 @@
+"""Merchant-Center-compatible catalog Status resource routes and rendering."""

@@ -1,0 +1,103 @@
+"""Request models of the JWO API as msgspec Structs: decoding and validation in one fast pass."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+
+from catalog_ingest.domain.items import MAX_ADDITIONAL_IDS, MAX_ITEMS_PER_UPLOAD
+
+Required = Annotated[str, Meta(min_length=1, max_length=255)]
+Str255 = Annotated[str, Meta(max_length=255)]
+Str50 = Annotated[str, Meta(max_length=50)]
+Price = Annotated[str, Meta(max_length=10)]
+
+
+class AdditionalId(msgspec.Struct):
+    external_product_id: Required
+    external_product_id_type: Str255 | None = None
+
+
+class CatalogItem(msgspec.Struct):
+    """Unknown attributes are ignored here; the worker reports them as warnings."""
+
+    item_sku: Required
+    external_product_id: Required
+    item_name: Required
+    store_id: Required
+    external_product_id_type: Str255 | None = None
+    additional_external_product_information: (
+        Annotated[list[AdditionalId], Meta(max_length=MAX_ADDITIONAL_IDS)] | None
+    ) = None
+    standard_price: Price | None = None
+    brand_name: Str255 | None = None
+    product_tax_code: Str255 | None = None
+    product_category: Str50 | None = None
+    product_subcategory: Str50 | None = None
+
+
+class UploadRequest(msgspec.Struct):
+    catalogItems: Annotated[list[CatalogItem], Meta(min_length=1, max_length=MAX_ITEMS_PER_UPLOAD)]
+
+
+class ArchiveRequest(msgspec.Struct):
+    itemSkus: Annotated[list[Required], Meta(min_length=1, max_length=MAX_ITEMS_PER_UPLOAD)]
+    allApplicableStores: Annotated[list[Required], Meta(min_length=1, max_length=10_000)]
+
+
+class IngestionRequest(msgspec.Struct):
+    ingestionId: Str255
+
+
+class ListUploadsRequest(msgspec.Struct):
+    maxResults: Annotated[int, Meta(ge=1, le=100)] = 25
+    nextToken: Annotated[str, Meta(max_length=1024)] | None = None
+    processingStatus: (
+        Annotated[str, Meta(pattern="^(INQUEUE|INPROGRESS|DONE|CANCELLED|FATAL)$")] | None
+    ) = None
+
+
+class GetItemsRequest(msgspec.Struct):
+    store_id: Required
+    item_skus: Annotated[list[Required], Meta(min_length=1, max_length=100)]
+
+
+class ListItemsRequest(msgspec.Struct):
+    store_id: Required
+    maxResults: Annotated[int, Meta(ge=1, le=1000)] = 100
+    nextToken: Annotated[str, Meta(max_length=1024)] | None = None
+
+
+class LookupBarcodeRequest(msgspec.Struct):
+    store_id: Required
+    external_product_id: Required
+
+
+def has_unstorable_text(body: bytes, decoded: Any) -> bool:
+    """True when a string holds NUL or a lone surrogate: no database stores those faithfully.
+
+    Both can only arrive as \\u escapes, so the walk runs only when the body has one.
+    """
+    if b"\\u" not in body:
+        return False
+    stack = [decoded]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, str):
+            if "\x00" in value or not _utf8_ok(value):
+                return True
+        elif isinstance(value, msgspec.Struct):
+            stack.extend(getattr(value, f) for f in value.__struct_fields__)
+        elif isinstance(value, list):
+            stack.extend(value)
+    return False
+
+
+def _utf8_ok(value: str) -> bool:
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True

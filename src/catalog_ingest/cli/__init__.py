@@ -1,0 +1,1 @@
+"""The `catalog-ingest` command line."""

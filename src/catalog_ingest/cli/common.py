@@ -1,0 +1,58 @@
+"""What every command shares: settings from options and environment, output, exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+
+from catalog_ingest import settings as settings_mod
+from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.errors import CatalogIngestError
+
+T = TypeVar("T")
+
+DataDir = typer.Option(None, "--data-dir", help="Data directory (CATALOG_INGEST_DATA_DIR).")
+JsonOut = typer.Option(False, "--json", help="Print one JSON object.")
+
+
+def load_settings(data_dir: Path | None = None, **overrides: Any) -> settings_mod.Settings:
+    return settings_mod.from_env(data_dir=data_dir, **overrides)
+
+
+@contextmanager
+def services(data_dir: Path | None) -> Iterator[Services]:
+    svc = open_services(load_settings(data_dir))
+    try:
+        yield svc
+    finally:
+        svc.close()
+
+
+def emit(record: dict[str, Any], as_json: bool) -> None:
+    """A record as one JSON object, or as `name: value` lines for a person."""
+    if as_json:
+        typer.echo(json.dumps(record))
+        return
+    for key, value in record.items():
+        typer.echo(f"{key}: {value}")
+
+
+def run_work(action: Callable[[], T]) -> T:
+    """Run `action`; a CatalogIngestError is a failure of the work: message on stderr, exit 1."""
+    try:
+        return action()
+    except CatalogIngestError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def stdin_or_prompt(prompt: str) -> str:
+    if sys.stdin is not None and not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=True))

@@ -1,0 +1,57 @@
+"""The demo tenant `make run` provisions once: a retailer, two stores, a key, and what to try."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+
+from catalog_ingest.engine.services import Services
+from catalog_ingest.storage import admin
+
+DEMO_FILE = "demo-credentials.json"
+
+
+def provision_demo(svc: Services, base_url: str) -> dict[str, str]:
+    """Create the demo tenant on first use (kept in the data dir), then print how to use it."""
+    path = svc.settings.data_dir / DEMO_FILE
+    if path.exists():
+        demo: dict[str, str] = json.loads(path.read_text())
+    else:
+        with svc.db.write() as conn:
+            retailer_id = admin.create_retailer(conn, "Demo Retailer")
+            admin.add_store(conn, retailer_id, "demo-store-1", "Demo Store 1")
+            admin.add_store(conn, retailer_id, "demo-store-2", "Demo Store 2")
+            key_id, secret = admin.create_key(conn, svc.settings.secret_key, retailer_id)
+        demo = {"retailer_id": retailer_id, "access_key_id": key_id, "secret_access_key": secret,
+                "stores": "demo-store-1,demo-store-2"}
+        path.write_text(json.dumps(demo, indent=2))
+        path.chmod(0o600)
+    _print(demo, base_url)
+    return demo
+
+
+def _print(demo: dict[str, str], base_url: str) -> None:
+    key, secret = demo["access_key_id"], demo["secret_access_key"]
+    body = ('{"catalogItems":[{"item_sku":"SKU-1","external_product_id":"4006381333931",'
+            '"item_name":"Ballpoint pen","store_id":"demo-store-1","standard_price":"1.99"}]}')
+    typer.echo(f"""
+catalog-ingest demo tenant (kept in the data directory)
+  retailer_id:       {demo['retailer_id']}
+  stores:            {demo['stores']}
+  access_key_id:     {key}
+  secret_access_key: {secret}
+
+Try an upload:
+  curl -s --aws-sigv4 "aws:amz:us-east-1:execute-api" --user '{key}:{secret}' \\
+    -H 'content-type: application/json' -d '{body}' {base_url}/v1/catalog/upload
+
+Then its status (put the ingestionId in):
+  curl -s --aws-sigv4 "aws:amz:us-east-1:execute-api" --user '{key}:{secret}' \\
+    -H 'content-type: application/json' -d '{{"ingestionId":"<id>"}}' \\
+    {base_url}/v1/catalog/getCatalogUploadStatus
+
+Or push a CSV with the toolkit:
+  AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY='{secret}' \\
+    catalog-ingest push catalog.csv --endpoint {base_url} --store demo-store-1
+""")

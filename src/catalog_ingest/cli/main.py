@@ -1,0 +1,18 @@
+"""The `catalog-ingest` entry point: one typer app with the service and retailer commands."""
+
+from __future__ import annotations
+
+import typer
+
+from catalog_ingest.cli import admin, service
+
+app = typer.Typer(help="catalog-ingest: the JWO-compatible catalog service and retailer toolkit.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+app.command()(service.serve)
+app.command()(service.worker)
+app.command()(service.migrate)
+app.add_typer(admin.app, name="admin")
+
+
+def main() -> None:
+    app()

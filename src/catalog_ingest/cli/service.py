@@ -1,0 +1,67 @@
+"""`catalog-ingest serve`, `worker` and `migrate`: running the service side."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from pathlib import Path
+
+import typer
+
+from catalog_ingest.cli.common import DataDir, load_settings, services
+from catalog_ingest.cli.demo import provision_demo
+from catalog_ingest.engine.worker import Worker, drain
+
+
+def _logging() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+
+def serve(
+    host: str = typer.Option("127.0.0.1", "--host"),
+    port: int = typer.Option(8080, "--port"),
+    data_dir: Path | None = DataDir,
+    workers: int = typer.Option(1, "--workers", min=0, help="In-process worker threads."),
+    no_worker: bool = typer.Option(False, "--no-worker", help="Run no in-process worker."),
+    demo: bool = typer.Option(False, "--demo", help="Provision and print a demo retailer."),
+) -> None:
+    """Run the HTTP service (and, by default, one in-process worker)."""
+    import uvicorn
+
+    from catalog_ingest.api.app import create_app
+
+    _logging()
+    settings = load_settings(data_dir)
+    app = create_app(settings, workers=0 if no_worker else workers)
+    if demo:
+        provision_demo(app.state.services, f"http://{host}:{port}")
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+def worker(
+    concurrency: int = typer.Option(1, "--concurrency", min=1),
+    data_dir: Path | None = DataDir,
+    once: bool = typer.Option(False, "--once", help="Process what is queued, then exit."),
+) -> None:
+    """Run workers only (scaled-out deployments); stops cleanly on SIGTERM or Ctrl-C."""
+    _logging()
+    with services(data_dir) as svc:
+        if once:
+            drain(svc)
+            return
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: (stop.set(), svc.wake.set()))
+        threads = [threading.Thread(target=Worker(svc).run, args=(stop,), name=f"worker-{n}")
+                   for n in range(concurrency)]
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            stop.wait(0.5)
+
+
+def migrate(data_dir: Path | None = DataDir) -> None:
+    """Create or upgrade the database schema."""
+    with services(data_dir):
+        typer.echo("database schema is up to date")

@@ -1,0 +1,1 @@
+"""Processing engine: claims uploads in order, applies items, writes reports and notifications."""

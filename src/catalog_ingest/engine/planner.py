@@ -1,0 +1,210 @@
+"""Apply an upload's items in order to a snapshot of the catalog: results plus the writes to make.
+
+Pure logic over in-memory state (no database): the processor loads the state, the planner decides,
+the processor writes. Stateless per-item rules come from `domain.rules`; this module adds the
+rules that depend on the catalog and on earlier items: one SKU per barcode per store, duplicate
+SKUs within an upload, upsert actions, archive.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from catalog_ingest.domain import issues as codes
+from catalog_ingest.domain.issues import Issue, error
+from catalog_ingest.domain.items import ADDITIONAL_IDS, canonical_values
+from catalog_ingest.storage.catalog import StoredItem, encode_additional
+
+Key = tuple[str, str]  # (store_id, item_sku) or (store_id, barcode)
+
+
+@dataclass(slots=True)
+class ItemResult:
+    index: int
+    item_sku: str
+    store_id: str | None
+    status: str
+    action: str | None
+    issues: list[Issue]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "index": self.index, "item_sku": self.item_sku, "store_id": self.store_id,
+            "status": self.status, "action": self.action,
+            "issues": [i.to_dict() for i in self.issues],
+        }
+
+
+@dataclass
+class CatalogState:
+    """What the planner knows of the catalog: the items and barcode owners it may touch."""
+
+    items: dict[Key, StoredItem] = field(default_factory=dict)
+    owners: dict[Key, str] = field(default_factory=dict)
+    rejected: set[Key] = field(default_factory=set)
+
+
+@dataclass
+class Plan:
+    results: list[ItemResult] = field(default_factory=list)
+    item_rows: dict[Key, tuple[Any, ...]] = field(default_factory=dict)
+    deactivate: list[Key] = field(default_factory=list)
+    barcode_deletes: list[Key] = field(default_factory=list)
+    barcode_inserts: list[tuple[str, str, str]] = field(default_factory=list)
+    rejection_upserts: list[tuple[Any, ...]] = field(default_factory=list)
+    rejection_deletes: list[Key] = field(default_factory=list)
+
+    def summary(self) -> dict[str, int]:
+        counts = {"CREATED": 0, "UPDATED": 0, "UNCHANGED": 0, "ARCHIVED": 0}
+        accepted = warnings = 0
+        for r in self.results:
+            if r.status == "ACCEPTED":
+                accepted += 1
+                counts[r.action or ""] = counts.get(r.action or "", 0) + 1
+            warnings += sum(1 for i in r.issues if not i.is_error)
+        return {
+            "itemsReceived": len(self.results), "itemsAccepted": accepted,
+            "itemsRejected": len(self.results) - accepted, "itemsCreated": counts["CREATED"],
+            "itemsUpdated": counts["UPDATED"], "itemsUnchanged": counts["UNCHANGED"],
+            "warnings": warnings,
+        }
+
+
+def barcode_fields(item: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """(field path, barcode) of the item's primary and additional ids, in order."""
+    out = [("external_product_id", item["external_product_id"])]
+    for i, extra in enumerate(item.get(ADDITIONAL_IDS) or ()):
+        out.append((f"{ADDITIONAL_IDS}[{i}].external_product_id", extra["external_product_id"]))
+    return out
+
+
+def _conflicts(item: Mapping[str, Any], state: CatalogState) -> list[Issue]:
+    store, sku = item["store_id"], item["item_sku"]
+    found = []
+    for path, code in barcode_fields(item):
+        owner = state.owners.get((store, code))
+        if owner is not None and owner != sku:
+            found.append(error(codes.BARCODE_CONFLICT, path,
+                               f"Barcode {code} already belongs to SKU {owner} in store {store}",
+                               code))
+    return found
+
+
+def plan_upload(items: Sequence[Mapping[str, Any]], item_issues: Sequence[list[Issue]],
+                state: CatalogState, ingestion_id: str, now: float) -> Plan:
+    """Decide every item in order; `item_issues[i]` are item i's stateless issues."""
+    plan = Plan()
+    initial_owners = dict(state.owners)
+    seen: set[Key] = set()
+    for index, item in enumerate(items):
+        key = (item["store_id"], item["item_sku"])
+        if key in seen:
+            issue = error(codes.DUPLICATE_SKU_IN_UPLOAD, "item_sku",
+                          f"SKU {key[1]} appears earlier in this upload for store {key[0]}",
+                          key[1])
+            plan.results.append(ItemResult(index, key[1], key[0], "REJECTED", None, [issue]))
+            continue
+        seen.add(key)
+        found = [*item_issues[index], *_conflicts(item, state)]
+        if any(i.is_error for i in found):
+            plan.results.append(ItemResult(index, key[1], key[0], "REJECTED", None, found))
+            plan.rejection_upserts.append(_rejection_row(item, found, ingestion_id, now))
+            continue
+        action = _apply(item, key, state, plan, ingestion_id, now)
+        plan.results.append(ItemResult(index, key[1], key[0], "ACCEPTED", action, found))
+        if key in state.rejected:
+            plan.rejection_deletes.append(key)
+    _barcode_diff(initial_owners, state.owners, plan)
+    return plan
+
+
+def _apply(item: Mapping[str, Any], key: Key, state: CatalogState, plan: Plan,
+           ingestion_id: str, now: float) -> str:
+    values = canonical_values(item)
+    old = state.items.get(key)
+    if old is not None and old.active and old.values == values:
+        return "UNCHANGED"
+    action = "UPDATED" if old is not None and old.active else "CREATED"
+    store, sku = key
+    if old is not None and old.active:
+        for code in old.barcodes:
+            if state.owners.get((store, code)) == sku:
+                del state.owners[(store, code)]
+    new_codes = [code for _, code in barcode_fields(item)]
+    for code in new_codes:
+        state.owners[(store, code)] = sku
+    state.items[key] = StoredItem(values, True, new_codes)
+    plan.item_rows[key] = (store, sku, *values[:-1], encode_additional(values[-1]), True, now,
+                           ingestion_id)
+    return action
+
+
+def _rejection_row(item: Mapping[str, Any], found: list[Issue], ingestion_id: str,
+                   now: float) -> tuple[Any, ...]:
+    issues = json.dumps([i.to_dict() for i in found if i.is_error], ensure_ascii=False)
+    return (item["store_id"], item["item_sku"], ingestion_id, now, issues,
+            item.get("item_name"), item.get("product_category"), item.get("standard_price"))
+
+
+def _barcode_diff(before: Mapping[Key, str], after: Mapping[Key, str], plan: Plan) -> None:
+    for key, owner in before.items():
+        if after.get(key) != owner:
+            plan.barcode_deletes.append(key)
+    for key, owner in after.items():
+        if before.get(key) != owner:
+            plan.barcode_inserts.append((key[0], key[1], owner))
+
+
+def plan_archive(skus: Sequence[str], found: Sequence[tuple[str, str, bool]],
+                 state: CatalogState, ingestion_id: str, now: float) -> Plan:
+    """Archive each SKU in every store of the retailer that has it live."""
+    plan = Plan()
+    by_sku: dict[str, list[tuple[str, bool]]] = {}
+    for store, sku, active in found:
+        by_sku.setdefault(sku, []).append((store, active))
+    seen: set[str] = set()
+    for index, sku in enumerate(skus):
+        if sku in seen:
+            issue = error(codes.DUPLICATE_SKU_IN_UPLOAD, "itemSkus",
+                          f"SKU {sku} appears earlier in this archive request", sku)
+            plan.results.append(ItemResult(index, sku, None, "REJECTED", None, [issue]))
+            continue
+        seen.add(sku)
+        _archive_one(index, sku, sorted(by_sku.get(sku, [])), state, plan, now)
+    return plan
+
+
+def _archive_one(index: int, sku: str, stores: list[tuple[str, bool]], state: CatalogState,
+                 plan: Plan, now: float) -> None:
+    live = [store for store, active in stores if active]
+    for store in live:
+        plan.results.append(ItemResult(index, sku, store, "ACCEPTED", "ARCHIVED", []))
+        plan.deactivate.append((store, sku))
+        stored = state.items.get((store, sku))
+        for code in stored.barcodes if stored else ():
+            if state.owners.get((store, code)) == sku:
+                plan.barcode_deletes.append((store, code))
+    if live:
+        return
+    if not stores:
+        issue = error(codes.SKU_NOT_FOUND, "itemSkus", f"No store of the retailer has SKU {sku}",
+                      sku)
+        plan.results.append(ItemResult(index, sku, None, "REJECTED", None, [issue]))
+    for store, _ in stores:
+        issue = error(codes.ALREADY_ARCHIVED, "itemSkus",
+                      f"SKU {sku} is already archived in store {store}", sku)
+        plan.results.append(ItemResult(index, sku, store, "REJECTED", None, [issue]))
+
+
+def archive_summary(plan: Plan, received: int) -> dict[str, int]:
+    """Per SKU: accepted when archived in at least one store; `itemsArchived` counts pairs."""
+    archived_skus = {r.index for r in plan.results if r.action == "ARCHIVED"}
+    return {
+        "itemsReceived": received, "itemsAccepted": len(archived_skus),
+        "itemsRejected": received - len(archived_skus), "itemsCreated": 0, "itemsUpdated": 0,
+        "itemsUnchanged": 0, "warnings": 0,
+        "itemsArchived": sum(1 for r in plan.results if r.action == "ARCHIVED"),
+    }

@@ -1,0 +1,147 @@
+"""Process one claimed upload: load the state it touches, plan, write, report, finish — atomically."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import msgspec
+
+from catalog_ingest.domain.rules import item_issues
+from catalog_ingest.domain.status import ProcessingStatus as S
+from catalog_ingest.domain.status import UploadKind
+from catalog_ingest.engine import reports
+from catalog_ingest.engine.planner import (
+    CatalogState, Plan, archive_summary, barcode_fields, plan_archive, plan_upload,
+)
+from catalog_ingest.engine.services import Services
+from catalog_ingest.errors import BlobNotFound, Conflict
+from catalog_ingest.storage import uploads
+from catalog_ingest.storage.catalog import CatalogRepo
+from catalog_ingest.storage.uploads import Upload
+
+log = logging.getLogger(__name__)
+
+
+class LostClaim(Conflict):
+    """Another worker took this upload over (our lease ran out); our work is rolled back."""
+
+
+def process(svc: Services, upload: Upload, worker_id: str) -> str:
+    """Take `upload` from INPROGRESS to DONE or FATAL; returns the final status."""
+    try:
+        doc = msgspec.json.decode(svc.blobs.get(upload.payload_key))
+    except (BlobNotFound, msgspec.DecodeError) as exc:
+        log.error("upload %s: payload unreadable (%s)", upload.ingestion_id, type(exc).__name__)
+        return finish_fatal(svc, upload, worker_id, "PAYLOAD_UNREADABLE",
+                            "The stored upload payload could not be read")
+    if upload.kind == UploadKind.ARCHIVE:
+        _process_archive(svc, upload, worker_id, doc)
+    else:
+        items = doc["catalogItems"]
+        _process_items(svc, upload, worker_id, items, [item_issues(i) for i in items])
+    return S.DONE.value
+
+
+def load_state(repo: CatalogRepo, items: Sequence[Mapping[str, Any]]) -> CatalogState:
+    """The items, barcode owners and last rejections that these items can touch."""
+    by_store: dict[str, tuple[list[str], list[str]]] = {}
+    for item in items:
+        skus, codes = by_store.setdefault(item["store_id"], ([], []))
+        skus.append(item["item_sku"])
+        codes.extend(code for _, code in barcode_fields(item))
+    state = CatalogState()
+    for store, (skus, codes) in by_store.items():
+        for sku, stored in repo.load_items(store, skus).items():
+            state.items[(store, sku)] = stored
+            if stored.active:
+                for code in stored.barcodes:
+                    state.owners[(store, code)] = sku
+        for code, sku in repo.load_barcode_owners(store, codes).items():
+            state.owners[(store, code)] = sku
+        state.rejected.update((store, sku) for sku in repo.load_rejected(store, skus))
+    return state
+
+
+def write_plan(repo: CatalogRepo, plan: Plan, ingestion_id: str, now: float) -> None:
+    repo.delete_barcodes(plan.barcode_deletes)
+    repo.set_inactive(plan.deactivate, now, ingestion_id)
+    repo.upsert_items(list(plan.item_rows.values()))
+    repo.insert_barcodes(plan.barcode_inserts)
+    repo.upsert_rejections(plan.rejection_upserts)
+    repo.delete_rejections(plan.rejection_deletes)
+
+
+def _process_items(svc: Services, upload: Upload, worker_id: str,
+                   items: Sequence[Mapping[str, Any]], issues: Sequence[list[Any]]) -> None:
+    with svc.db.write() as conn:
+        now = time.time()
+        repo = CatalogRepo(conn)
+        plan = plan_upload(items, issues, load_state(repo, items), upload.ingestion_id, now)
+        write_plan(repo, plan, upload.ingestion_id, now)
+        _finish(svc, conn, upload, worker_id, plan, plan.summary(), now)
+
+
+def _process_archive(svc: Services, upload: Upload, worker_id: str, doc: Mapping[str, Any]) -> None:
+    skus: list[str] = doc["itemSkus"]
+    stores: list[str] = doc["allApplicableStores"]
+    with svc.db.write() as conn:
+        now = time.time()
+        repo = CatalogRepo(conn)
+        found = repo.find_skus(stores, sorted(set(skus)))
+        state = CatalogState()
+        for store in {s for s, _, active in found if active}:
+            live = [k for s, k, active in found if s == store and active]
+            for sku, stored in repo.load_items(store, live).items():
+                state.items[(store, sku)] = stored
+                for code in stored.barcodes:
+                    state.owners[(store, code)] = sku
+        plan = plan_archive(skus, found, state, upload.ingestion_id, now)
+        write_plan(repo, plan, upload.ingestion_id, now)
+        _finish(svc, conn, upload, worker_id, plan, archive_summary(plan, len(skus)), now)
+
+
+def _finish(svc: Services, conn: Any, upload: Upload, worker_id: str, plan: Plan,
+            summary: dict[str, int], now: float) -> None:
+    body = reports.build_report(
+        ingestion_id=upload.ingestion_id, status=S.DONE.value, submitted_at=upload.submitted_at,
+        started_at=upload.started_at, completed_at=now, summary=summary, results=plan.results,
+    )
+    key = reports.report_key(upload.ingestion_id)
+    svc.blobs.put(key, body)  # before the commit: DONE must never point at a missing report
+    if not uploads.finish(conn, upload.ingestion_id, worker_id, S.DONE.value, summary, None, key,
+                          now):
+        raise LostClaim(upload.ingestion_id)
+    record_completion(conn, upload, S.DONE.value, summary, now)
+
+
+def finish_fatal(svc: Services, upload: Upload, worker_id: str, code: str, message: str) -> str:
+    """End the upload FATAL: nothing of it applied, a report that says why."""
+    now = time.time()
+    error = {"code": code, "message": message}
+    summary = reports.fatal_summary(upload.item_count)
+    body = reports.build_report(
+        ingestion_id=upload.ingestion_id, status=S.FATAL.value, submitted_at=upload.submitted_at,
+        started_at=upload.started_at, completed_at=now, summary=summary, results=[], error=error,
+    )
+    key = reports.report_key(upload.ingestion_id)
+    svc.blobs.put(key, body)
+    with svc.db.write() as conn:
+        if not uploads.finish(conn, upload.ingestion_id, worker_id, S.FATAL.value, summary, error,
+                              key, now):
+            raise LostClaim(upload.ingestion_id)
+        record_completion(conn, upload, S.FATAL.value, summary, now)
+    return S.FATAL.value
+
+
+def record_completion(conn: Any, upload: Upload, status: str, summary: dict[str, int] | None,
+                      now: float) -> None:
+    """Hook for the completion notification outbox, written in the transaction that ends an upload.
+
+    Notifications are recorded by `catalog_ingest.notify.outbox` once subscriptions exist.
+    """
+    from catalog_ingest.notify import outbox
+
+    outbox.record(conn, upload.retailer_id, upload.ingestion_id, status, summary, now)

@@ -1,0 +1,52 @@
+"""The processing report document and where it lives in the blob store."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import msgspec
+
+from catalog_ingest.engine.planner import ItemResult
+
+_encoder = msgspec.json.Encoder()
+
+
+def report_key(ingestion_id: str) -> str:
+    return f"reports/{ingestion_id}.json"
+
+
+def payload_key(ingestion_id: str) -> str:
+    return f"payloads/{ingestion_id}.json"
+
+
+def iso(ts: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 UTC with milliseconds, e.g. 2026-11-22T10:00:00.120Z."""
+    if ts is None:
+        return None
+    return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+def build_report(*, ingestion_id: str, status: str, submitted_at: float,
+                 started_at: float | None, completed_at: float, summary: dict[str, int],
+                 results: Sequence[ItemResult], error: dict[str, str] | None = None) -> bytes:
+    doc: dict[str, Any] = {
+        "ingestionId": ingestion_id,
+        "processingStatus": status,
+        "submittedAt": iso(submitted_at),
+        "startedAt": iso(started_at),
+        "completedAt": iso(completed_at),
+        "summary": summary,
+        "itemResults": [r.to_dict() for r in results],
+    }
+    if error is not None:
+        doc["error"] = error
+    return _encoder.encode(doc)
+
+
+def fatal_summary(received: int) -> dict[str, int]:
+    return {
+        "itemsReceived": received, "itemsAccepted": 0, "itemsRejected": 0, "itemsCreated": 0,
+        "itemsUpdated": 0, "itemsUnchanged": 0, "warnings": 0,
+    }

@@ -1,0 +1,33 @@
+"""The shared services one process needs: settings, database, blob store, worker wake-up."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+
+from catalog_ingest.blobs.store import BlobStore, open_blob_store
+from catalog_ingest.settings import Settings
+from catalog_ingest.storage.database import Database
+from catalog_ingest.storage.migrate import migrate
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    blobs: BlobStore
+    #: Set by intake after a commit so in-process workers start at once instead of polling.
+    wake: threading.Event = field(default_factory=threading.Event)
+
+    def close(self) -> None:
+        self.db.dispose()
+
+
+def open_services(settings: Settings, *, run_migrations: bool = True) -> Services:
+    """Open (and by default migrate) everything `settings` names."""
+    settings = settings.with_secret()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    db = Database(settings.effective_database_url)
+    if run_migrations:
+        migrate(db)
+    return Services(settings, db, open_blob_store(settings.effective_blob_url))

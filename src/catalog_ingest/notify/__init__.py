@@ -1,0 +1,1 @@
+"""SNS-format completion notifications: envelopes, signing, delivery to webhooks and SQS."""

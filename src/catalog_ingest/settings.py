@@ -1,0 +1,110 @@
+"""Service configuration: one immutable Settings value, read from the environment or built in code."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from catalog_ingest.errors import ConfigurationError
+
+ENV_PREFIX = "CATALOG_INGEST_"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the service needs to know; `create_app(settings)` and the worker take one."""
+
+    data_dir: Path = Path("./catalog-data")
+    database_url: str = ""
+    blob_url: str = ""
+    redis_url: str | None = None
+    public_url: str | None = None
+    region: str = "us-east-1"
+    rate_limit: str = "10/second"
+    max_body_bytes: int = 10 * 1024 * 1024
+    report_link_ttl: int = 3600
+    secret_key: bytes = field(default=b"", repr=False)
+    #: How long an INPROGRESS claim lasts without a heartbeat before another worker may take it.
+    lease_seconds: float = 30.0
+    #: How often an idle worker looks for new uploads (it is also woken in-process).
+    poll_interval: float = 0.5
+    #: Attempts before an upload whose processing keeps failing is marked FATAL.
+    max_attempts: int = 3
+    idempotency_ttl: int = 24 * 3600
+    notify_retry_seconds: int = 24 * 3600
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir.resolve() / 'catalog.db'}"
+
+    @property
+    def effective_blob_url(self) -> str:
+        return self.blob_url or f"file://{self.data_dir.resolve() / 'blobs'}"
+
+    @property
+    def rate_limit_value(self) -> str:
+        return self.rate_limit.replace("/s", "/second") if self.rate_limit.endswith("/s") else (
+            self.rate_limit
+        )
+
+    def with_secret(self) -> Settings:
+        """Settings with a secret key: the configured one, else one kept in the data dir."""
+        if self.secret_key:
+            return self
+        return replace(self, secret_key=_data_dir_secret(self.data_dir))
+
+    def replace(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _data_dir_secret(data_dir: Path) -> bytes:
+    """The server secret stored under the data dir, created once (atomically) on first use."""
+    path = data_dir / "secrets" / "server.key"
+    if path.exists():
+        return bytes.fromhex(path.read_text().strip())
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    tmp = path.with_suffix(f".{os.getpid()}.tmp")
+    tmp.write_text(secrets.token_hex(32))
+    tmp.chmod(0o600)
+    try:
+        os.link(tmp, path)  # fails if another process won the race; then use theirs
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return bytes.fromhex(path.read_text().strip())
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(ENV_PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{ENV_PREFIX}{name} must be an integer, not {raw!r}") from exc
+
+
+def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+    """Settings from CATALOG_INGEST_* variables; keyword overrides (command-line options) win."""
+    env = os.environ if env is None else env
+    get = lambda name: env.get(ENV_PREFIX + name) or None  # noqa: E731
+    values: dict[str, Any] = {
+        "data_dir": Path(get("DATA_DIR") or "./catalog-data"),
+        "database_url": get("DATABASE_URL") or "",
+        "blob_url": get("BLOB_URL") or "",
+        "redis_url": get("REDIS_URL"),
+        "public_url": get("PUBLIC_URL"),
+        "region": get("REGION") or "us-east-1",
+        "rate_limit": get("RATE_LIMIT") or "10/second",
+        "max_body_bytes": _int(env, "MAX_BODY_BYTES", 10 * 1024 * 1024),
+        "report_link_ttl": _int(env, "REPORT_LINK_TTL", 3600),
+        "secret_key": bytes.fromhex(get("SECRET_KEY") or ""),
+        "notify_retry_seconds": _int(env, "NOTIFY_RETRY_SECONDS", 24 * 3600),
+    }
+    values.update({k: v for k, v in overrides.items() if v is not None})
+    return Settings(**values)

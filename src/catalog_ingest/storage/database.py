@@ -1,0 +1,103 @@
+"""Database access: one engine per URL, read and write transactions, SQLite's single writer."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, OperationalError
+
+from catalog_ingest.errors import TransientError
+
+
+def normalize_url(url: str) -> str:
+    """Use psycopg 3 for every postgresql:// URL."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Database:
+    """An engine plus the transaction discipline this project relies on.
+
+    SQLite: WAL journal, synchronous=FULL (a commit is on disk before the 201), and every write
+    transaction begins IMMEDIATE behind one in-process lock, so writers queue instead of failing
+    on a lock upgrade. PostgreSQL: plain READ COMMITTED transactions.
+    """
+
+    def __init__(self, url: str, *, pool_size: int = 8) -> None:
+        self.url = normalize_url(url)
+        self.is_sqlite = self.url.startswith("sqlite")
+        self._write_lock = threading.Lock()
+        self.engine = self._make_engine(pool_size)
+
+    def _make_engine(self, pool_size: int) -> Engine:
+        if not self.is_sqlite:
+            return create_engine(self.url, pool_size=pool_size, max_overflow=8, pool_pre_ping=True)
+        engine = create_engine(
+            self.url,
+            connect_args={"check_same_thread": False, "timeout": 60, "isolation_level": None},
+            pool_size=pool_size,
+            max_overflow=8,
+        )
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=FULL")
+            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute("PRAGMA cache_size=-65536")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+
+        return engine
+
+    @contextmanager
+    def write(self) -> Iterator[Connection]:
+        """A write transaction, committed on success, rolled back on any exception."""
+        with _translate_errors():
+            if self.is_sqlite:
+                with self._write_lock, self.engine.connect() as conn:
+                    conn.info["write"] = True
+                    try:
+                        with conn.begin():
+                            yield conn
+                    finally:
+                        conn.info["write"] = False
+            else:
+                with self.engine.begin() as conn:
+                    yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        """A read transaction (a consistent snapshot on both databases)."""
+        with _translate_errors(), self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def ping(self) -> None:
+        with self.read() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+@contextmanager
+def _translate_errors() -> Iterator[None]:
+    """Connection-level database failures become TransientError (the "please retry" 500)."""
+    try:
+        yield
+    except OperationalError as exc:
+        raise TransientError("database unavailable") from exc
+    except DBAPIError as exc:
+        if exc.connection_invalidated:
+            raise TransientError("database connection lost") from exc
+        raise

@@ -1,0 +1,138 @@
+"""The database schema as SQLAlchemy Core tables; migrations create exactly this."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+# Times are seconds since the epoch (double precision): one representation on both databases.
+
+retailers = Table(
+    "retailers",
+    metadata,
+    Column("retailer_id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("enabled", Boolean, nullable=False, default=True),
+    Column("created_at", Float, nullable=False),
+)
+
+stores = Table(
+    "stores",
+    metadata,
+    Column("store_id", String(255), primary_key=True),
+    Column("retailer_id", String(64), nullable=False, index=True),
+    Column("name", String(255), nullable=False),
+    Column("merchant_id", BigInteger, nullable=False, unique=True),
+    Column("catalog_id", BigInteger, nullable=False, unique=True),
+    Column("created_at", Float, nullable=False),
+)
+
+access_keys = Table(
+    "access_keys",
+    metadata,
+    Column("access_key_id", String(64), primary_key=True),
+    Column("retailer_id", String(64), nullable=False, index=True),
+    # Encrypted with the server secret: SigV4 needs the secret itself, so it cannot be hashed.
+    Column("secret_sealed", LargeBinary, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+    Column("created_at", Float, nullable=False),
+)
+
+mmc_tokens = Table(
+    "mmc_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("developer_token_hash", String(64), nullable=False),
+    Column("retailer_id", String(64), nullable=False, index=True),
+    Column("created_at", Float, nullable=False),
+)
+
+uploads = Table(
+    "uploads",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("ingestion_id", String(36), nullable=False, unique=True),
+    Column("retailer_id", String(64), nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("store_ids", Text, nullable=False),  # JSON array
+    Column("payload_key", String(255), nullable=False),
+    Column("idempotency_key", String(255)),
+    Column("request_hash", String(64), nullable=False),
+    Column("submitted_at", Float, nullable=False),
+    Column("started_at", Float),
+    Column("completed_at", Float),
+    Column("claimed_by", String(255)),
+    Column("lease_expires_at", Float),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("summary", Text),  # JSON
+    Column("error", Text),  # JSON
+    Column("report_key", String(255)),
+    UniqueConstraint("retailer_id", "idempotency_key", name="uq_uploads_idempotency"),
+    Index("ix_uploads_status_seq", "status", "seq"),
+    Index("ix_uploads_retailer_seq", "retailer_id", "seq"),
+)
+
+items = Table(
+    "items",
+    metadata,
+    Column("store_id", String(255), primary_key=True),
+    Column("item_sku", String(255), primary_key=True),
+    Column("external_product_id", String(255), nullable=False),
+    Column("external_product_id_type", String(255)),
+    Column("item_name", String(255), nullable=False),
+    Column("standard_price", String(10)),
+    Column("brand_name", String(255)),
+    Column("product_tax_code", String(255)),
+    Column("product_category", String(50)),
+    Column("product_subcategory", String(50)),
+    Column("additional_ids", Text),  # JSON array of [id, type] pairs, NULL when none
+    Column("active", Boolean, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("ingestion_id", String(36), nullable=False),
+)
+
+# Which live SKU holds each barcode of a store: the primary key is the uniqueness rule.
+barcodes = Table(
+    "barcodes",
+    metadata,
+    Column("store_id", String(255), primary_key=True),
+    Column("barcode", String(255), primary_key=True),
+    Column("item_sku", String(255), nullable=False),
+)
+
+# The most recent rejected submission of a SKU, kept until a later submission is accepted.
+rejections = Table(
+    "rejections",
+    metadata,
+    Column("store_id", String(255), primary_key=True),
+    Column("item_sku", String(255), primary_key=True),
+    Column("ingestion_id", String(36), nullable=False),
+    Column("rejected_at", Float, nullable=False),
+    Column("issues", Text, nullable=False),  # JSON array of report issues
+    Column("item_name", String(255)),
+    Column("product_category", String(255)),
+    Column("standard_price", String(255)),
+)
+
+workers = Table(
+    "workers",
+    metadata,
+    Column("worker_id", String(255), primary_key=True),
+    Column("heartbeat_at", Float, nullable=False),
+)
