@@ -86,6 +86,7 @@ uploads = Table(
     UniqueConstraint("retailer_id", "idempotency_key", name="uq_uploads_idempotency"),
     Index("ix_uploads_status_seq", "status", "seq"),
     Index("ix_uploads_retailer_seq", "retailer_id", "seq"),
+    Index("ix_uploads_retailer_status_seq", "retailer_id", "status", "seq"),
 )
 
 items = Table(

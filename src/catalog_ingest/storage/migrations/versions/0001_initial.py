@@ -70,6 +70,8 @@ def upgrade() -> None:
     )
     op.create_index("ix_uploads_status_seq", "uploads", ["status", "seq"])
     op.create_index("ix_uploads_retailer_seq", "uploads", ["retailer_id", "seq"])
+    # claim_next asks "does this retailer have an earlier unfinished upload?" on every claim.
+    op.create_index("ix_uploads_retailer_status_seq", "uploads", ["retailer_id", "status", "seq"])
     op.create_table(
         "items",
         sa.Column("store_id", sa.String(255), primary_key=True),
