@@ -67,6 +67,13 @@ class PgDatabases:
         self.created.append(name)
         return with_database(self.url, name)
 
+    def new_empty(self) -> str:
+        """A database with no schema at all (for migration tests)."""
+        name = f"ci_{uuid.uuid4().hex[:12]}"
+        self._execute(f'CREATE DATABASE "{name}"')
+        self.created.append(name)
+        return with_database(self.url, name)
+
     def drop(self, url: str) -> None:
         name = make_url(url).database
         self._execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

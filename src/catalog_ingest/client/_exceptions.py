@@ -1,7 +1,8 @@
 """The retailer SDK's exception tree, one class per answer the Catalog API contract defines.
 
     CatalogIngestError                      (catalog_ingest.errors)
-    └── CatalogClientError                  root of everything the SDK raises on purpose
+    └── CatalogClientError                  root of everything the SDK raises on purpose (raised
+                                            as such when httpx cannot send, e.g. a bad proxy)
         ├── CredentialsNotFound             no credentials found (also a ConfigurationError)
         ├── ConnectionFailed                no answer: connect/read error or timeout (retryable)
         └── ApiError                        an HTTP answer that is not a success

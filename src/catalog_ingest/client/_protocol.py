@@ -37,7 +37,10 @@ _json = msgspec.json.Encoder()
 
 @dataclass(frozen=True, slots=True)
 class Call(Generic[T]):
-    """One API operation: what to send, and how to read the answer (or raise)."""
+    """One API operation: what to send, and how to read the answer (or raise).
+
+    ``path`` is under the client's endpoint, or an absolute URL for an unsigned call.
+    """
 
     path: str
     body: bytes | None
@@ -57,7 +60,7 @@ class Protocol:
         self.signer = signer
 
     def request(self, call: Call[Any], *, sign: bool = True) -> httpx.Request:
-        """The httpx request for ``call``, signed unless ``sign`` is false (see sign_now)."""
+        """The httpx request for ``call``, signed unless ``sign`` is false (see sign_may_block)."""
         url = call.path if not call.signed else self.base + call.path
         headers = {"accept": "application/json", "user-agent": USER_AGENT, **call.headers}
         if call.body is not None:

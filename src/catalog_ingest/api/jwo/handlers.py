@@ -12,7 +12,10 @@ from starlette.responses import Response
 from catalog_ingest.api.auth import Caller, RawRequest
 from catalog_ingest.api.errors import ApiError, invalid_body, json_response
 from catalog_ingest.api.models import (
-    ArchiveRequest, IngestionRequest, UploadRequest, has_unstorable_text,
+    ArchiveRequest,
+    IngestionRequest,
+    UploadRequest,
+    has_unstorable_text,
 )
 from catalog_ingest.blobs.links import presigned_url
 from catalog_ingest.domain.status import ProcessingStatus, UploadKind
@@ -29,7 +32,7 @@ def decode(body: bytes, model: type[T]) -> T:
     decoder = _decoders.get(model) or _decoders.setdefault(model, msgspec.json.Decoder(model))
     try:
         value: T = decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
         raise invalid_body() from None
     if has_unstorable_text(body, value):
         raise invalid_body()
@@ -45,23 +48,25 @@ def _idempotency_key(raw: RawRequest) -> str | None:
 
 def upload(svc: Services, caller: Caller, raw: RawRequest) -> Response:
     request = decode(raw.body, UploadRequest)
+    idempotency_key = _idempotency_key(raw)  # part of the request model: checked before stores
     store_ids = list(dict.fromkeys(item.store_id for item in request.catalogItems))
     intake.check_stores(svc, caller.retailer_id, store_ids)
     ingestion_id = intake.accept(
         svc, retailer_id=caller.retailer_id, kind=UploadKind.UPLOAD, body=raw.body,
         item_count=len(request.catalogItems), store_ids=store_ids,
-        idempotency_key=_idempotency_key(raw),
+        idempotency_key=idempotency_key,
     )
     return json_response(201, {"ingestionId": ingestion_id})
 
 
 def archive(svc: Services, caller: Caller, raw: RawRequest) -> Response:
     request = decode(raw.body, ArchiveRequest)
+    idempotency_key = _idempotency_key(raw)
     intake.check_all_stores(svc, caller.retailer_id, request.allApplicableStores)
     ingestion_id = intake.accept(
         svc, retailer_id=caller.retailer_id, kind=UploadKind.ARCHIVE, body=raw.body,
         item_count=len(request.itemSkus), store_ids=request.allApplicableStores,
-        idempotency_key=_idempotency_key(raw),
+        idempotency_key=idempotency_key,
     )
     return json_response(201, {"ingestionId": ingestion_id})
 
