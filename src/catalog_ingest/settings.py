@@ -36,6 +36,15 @@ class Settings:
     max_attempts: int = 3
     idempotency_ttl: int = 24 * 3600
     notify_retry_seconds: int = 24 * 3600
+    #: First retry delay of a failed notification delivery; doubles per attempt (with jitter).
+    notify_backoff_base: float = 1.0
+    #: The longest delay between two delivery attempts of one notification.
+    notify_backoff_max: float = 600.0
+    #: Timeout of one delivery attempt (HTTP POST or SQS SendMessage), seconds.
+    notify_timeout: float = 10.0
+    #: The address `serve` listens on (set by `serve`, not configured): the base of the URLs in
+    #: notifications when `public_url` is unset, since a notification has no request to copy.
+    listen_url: str | None = None
 
     @property
     def effective_database_url(self) -> str:
@@ -89,6 +98,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigurationError(f"{ENV_PREFIX}{name} must be an integer, not {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(ENV_PREFIX + name)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from exc
+    if not value >= 0 or value == float("inf"):
+        raise ConfigurationError(f"{ENV_PREFIX}{name} must be a finite number >= 0, not {raw!r}")
+    return value
+
+
 def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from CATALOG_INGEST_* variables; keyword overrides (command-line options) win."""
     env = os.environ if env is None else env
@@ -105,6 +127,9 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings
         "report_link_ttl": _int(env, "REPORT_LINK_TTL", 3600),
         "secret_key": bytes.fromhex(get("SECRET_KEY") or ""),
         "notify_retry_seconds": _int(env, "NOTIFY_RETRY_SECONDS", 24 * 3600),
+        "notify_backoff_base": _float(env, "NOTIFY_BACKOFF_BASE", 1.0),
+        "notify_backoff_max": _float(env, "NOTIFY_BACKOFF_MAX", 600.0),
+        "notify_timeout": _float(env, "NOTIFY_TIMEOUT", 10.0),
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)

@@ -8,21 +8,24 @@ from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
 
-from catalog_ingest.api import system
+from catalog_ingest.api import notify_routes, system
 from catalog_ingest.api.jwo import routes as jwo_routes
 from catalog_ingest.api.limits import RetailerLimiter
 from catalog_ingest.api.middleware import EdgeMiddleware
+from catalog_ingest.api.mmc import routes as mmc_routes
 from catalog_ingest.engine.services import Services, open_services
 from catalog_ingest.engine.worker import Worker
 from catalog_ingest.settings import Settings
 
 
-def create_app(settings: Settings, *, workers: int = 0, services: Services | None = None
-               ) -> Starlette:
-    """The service as an ASGI app; `workers` in-process worker threads run during its lifespan."""
+def create_app(settings: Settings, *, workers: int = 0, services: Services | None = None,
+               deliver: bool | None = None) -> Starlette:
+    """The service as an ASGI app; `workers` in-process worker threads run during its lifespan,
+    and a notification deliverer when `deliver` (default: when there are workers)."""
     svc = services or open_services(settings)
     limiter = RetailerLimiter(svc.settings.rate_limit_value, svc.settings.redis_url)
     stop = threading.Event()
+    run_deliverer = workers > 0 if deliver is None else deliver
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
@@ -30,6 +33,11 @@ def create_app(settings: Settings, *, workers: int = 0, services: Services | Non
             threading.Thread(target=Worker(svc).run, args=(stop,), name=f"worker-{n}", daemon=True)
             for n in range(workers)
         ]
+        if run_deliverer:
+            from catalog_ingest.notify.delivery import Deliverer
+
+            threads.append(threading.Thread(target=Deliverer(svc).run, args=(stop,),
+                                            name="notify-deliverer", daemon=True))
         for thread in threads:
             thread.start()
         try:
@@ -40,8 +48,8 @@ def create_app(settings: Settings, *, workers: int = 0, services: Services | Non
             for thread in threads:
                 thread.join(timeout=30)
 
-    app = Starlette(routes=[*jwo_routes.routes(svc, limiter), *system.routes(svc)],
-                    lifespan=lifespan)
+    app = Starlette(routes=[*jwo_routes.routes(svc, limiter), *mmc_routes.routes(svc),
+                            *system.routes(svc), *notify_routes.routes(svc)], lifespan=lifespan)
     app.add_middleware(EdgeMiddleware, max_body_bytes=svc.settings.max_body_bytes)
     app.state.services = svc
     return app

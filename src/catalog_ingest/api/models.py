@@ -53,7 +53,7 @@ class IngestionRequest(msgspec.Struct):
 
 class ListUploadsRequest(msgspec.Struct):
     maxResults: Annotated[int, Meta(ge=1, le=100)] = 25
-    nextToken: Annotated[str, Meta(max_length=1024)] | None = None
+    nextToken: Annotated[str, Meta(max_length=2048)] | None = None
     processingStatus: (
         Annotated[str, Meta(pattern="^(INQUEUE|INPROGRESS|DONE|CANCELLED|FATAL)$")] | None
     ) = None
@@ -67,7 +67,7 @@ class GetItemsRequest(msgspec.Struct):
 class ListItemsRequest(msgspec.Struct):
     store_id: Required
     maxResults: Annotated[int, Meta(ge=1, le=1000)] = 100
-    nextToken: Annotated[str, Meta(max_length=1024)] | None = None
+    nextToken: Annotated[str, Meta(max_length=2048)] | None = None
 
 
 class LookupBarcodeRequest(msgspec.Struct):

@@ -32,11 +32,21 @@ def serve(
     from catalog_ingest.api.app import create_app
 
     _logging()
-    settings = load_settings(data_dir)
+    settings = load_settings(data_dir, listen_url=_listen_url(host, port))
     app = create_app(settings, workers=0 if no_worker else workers)
     if demo:
         provision_demo(app.state.services, f"http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+
+
+def _listen_url(host: str, port: int) -> str:
+    """The base of notification URLs when CATALOG_INGEST_PUBLIC_URL is unset."""
+    if host in ("", "0.0.0.0", "::"):
+        logging.getLogger(__name__).warning(
+            "listening on all interfaces: set CATALOG_INGEST_PUBLIC_URL so notifications carry "
+            "URLs that subscribers can reach (using 127.0.0.1 meanwhile)")
+        host = "127.0.0.1"
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
 def worker(
@@ -44,17 +54,25 @@ def worker(
     data_dir: Path | None = DataDir,
     once: bool = typer.Option(False, "--once", help="Process what is queued, then exit."),
 ) -> None:
-    """Run workers only (scaled-out deployments); stops cleanly on SIGTERM or Ctrl-C."""
+    """Run workers only (scaled-out deployments); stops cleanly on SIGTERM or Ctrl-C.
+
+    A worker also delivers completion notifications (one deliverer thread per process).
+    """
+    from catalog_ingest.notify.delivery import Deliverer, deliver_due
+
     _logging()
     with services(data_dir) as svc:
         if once:
             drain(svc)
+            deliver_due(svc)
             return
         stop = threading.Event()
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: (stop.set(), svc.wake.set()))
         threads = [threading.Thread(target=Worker(svc).run, args=(stop,), name=f"worker-{n}")
                    for n in range(concurrency)]
+        threads.append(threading.Thread(target=Deliverer(svc).run, args=(stop,),
+                                        name="notify-deliverer"))
         for thread in threads:
             thread.start()
         while any(t.is_alive() for t in threads):

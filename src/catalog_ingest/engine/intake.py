@@ -12,7 +12,11 @@ from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine.reports import payload_key
 from catalog_ingest.engine.services import Services
 from catalog_ingest.errors import (
-    IdempotencyMismatch, IncompleteStoreList, MixedStores, NotCancellable, UnknownIngestion,
+    IdempotencyMismatch,
+    IncompleteStoreList,
+    MixedStores,
+    NotCancellable,
+    UnknownIngestion,
     UnknownStores,
 )
 from catalog_ingest.storage import admin, uploads

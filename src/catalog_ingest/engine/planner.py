@@ -16,6 +16,7 @@ from typing import Any
 from catalog_ingest.domain import issues as codes
 from catalog_ingest.domain.issues import Issue, error
 from catalog_ingest.domain.items import ADDITIONAL_IDS, canonical_values
+from catalog_ingest.domain.rules import item_barcodes
 from catalog_ingest.storage.catalog import StoredItem, encode_additional
 
 Key = tuple[str, str]  # (store_id, item_sku) or (store_id, barcode)
@@ -81,13 +82,21 @@ def barcode_fields(item: Mapping[str, Any]) -> list[tuple[str, str]]:
     return out
 
 
-def _conflicts(item: Mapping[str, Any], state: CatalogState) -> list[Issue]:
-    store, sku = item["store_id"], item["item_sku"]
+def _barcode_path(position: int) -> str:
+    """The field path of an item's barcode number `position` (as in `barcode_fields`)."""
+    if position == 0:
+        return "external_product_id"
+    return f"{ADDITIONAL_IDS}[{position - 1}].external_product_id"
+
+
+def _conflicts(key: Key, item_codes: list[str], state: CatalogState) -> list[Issue]:
+    store, sku = key
+    owners = state.owners
     found = []
-    for path, code in barcode_fields(item):
-        owner = state.owners.get((store, code))
+    for position, code in enumerate(item_codes):
+        owner = owners.get((store, code))
         if owner is not None and owner != sku:
-            found.append(error(codes.BARCODE_CONFLICT, path,
+            found.append(error(codes.BARCODE_CONFLICT, _barcode_path(position),
                                f"Barcode {code} already belongs to SKU {owner} in store {store}",
                                code))
     return found
@@ -108,12 +117,15 @@ def plan_upload(items: Sequence[Mapping[str, Any]], item_issues: Sequence[list[I
             plan.results.append(ItemResult(index, key[1], key[0], "REJECTED", None, [issue]))
             continue
         seen.add(key)
-        found = [*item_issues[index], *_conflicts(item, state)]
-        if any(i.is_error for i in found):
+        # Barcodes are computed once per item (no field paths unless a conflict needs one):
+        # this loop runs for every item of every upload.
+        item_codes = item_barcodes(item)
+        found = [*item_issues[index], *_conflicts(key, item_codes, state)]
+        if found and any(i.is_error for i in found):
             plan.results.append(ItemResult(index, key[1], key[0], "REJECTED", None, found))
             plan.rejection_upserts.append(_rejection_row(item, found, ingestion_id, now))
             continue
-        action = _apply(item, key, state, plan, ingestion_id, now)
+        action = _apply(item, key, item_codes, state, plan, ingestion_id, now)
         plan.results.append(ItemResult(index, key[1], key[0], "ACCEPTED", action, found))
         if key in state.rejected:
             plan.rejection_deletes.append(key)
@@ -121,22 +133,23 @@ def plan_upload(items: Sequence[Mapping[str, Any]], item_issues: Sequence[list[I
     return plan
 
 
-def _apply(item: Mapping[str, Any], key: Key, state: CatalogState, plan: Plan,
-           ingestion_id: str, now: float) -> str:
+def _apply(item: Mapping[str, Any], key: Key, item_codes: list[str], state: CatalogState,
+           plan: Plan, ingestion_id: str, now: float) -> str:
     values = canonical_values(item)
     old = state.items.get(key)
-    if old is not None and old.active and old.values == values:
+    live = old is not None and old.active
+    if live and old is not None and old.values == values:
         return "UNCHANGED"
-    action = "UPDATED" if old is not None and old.active else "CREATED"
+    action = "UPDATED" if live else "CREATED"
     store, sku = key
-    if old is not None and old.active:
+    owners = state.owners
+    if live and old is not None:
         for code in old.barcodes:
-            if state.owners.get((store, code)) == sku:
-                del state.owners[(store, code)]
-    new_codes = [code for _, code in barcode_fields(item)]
-    for code in new_codes:
-        state.owners[(store, code)] = sku
-    state.items[key] = StoredItem(values, True, new_codes)
+            if owners.get((store, code)) == sku:
+                del owners[(store, code)]
+    for code in item_codes:
+        owners[(store, code)] = sku
+    state.items[key] = StoredItem(values, True, item_codes)
     plan.item_rows[key] = (store, sku, *values[:-1], encode_additional(values[-1]), True, now,
                            ingestion_id)
     return action

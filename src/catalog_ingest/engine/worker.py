@@ -42,9 +42,9 @@ def release_local_dead_claims(svc: Services) -> int:
     dead = []
     for _, worker_id in claims:
         parts = worker_id.split(":")
-        if len(parts) == 3 and parts[0] == host and parts[1].isdigit():
-            if int(parts[1]) != os.getpid() and not _pid_alive(int(parts[1])):
-                dead.append(worker_id)
+        if (len(parts) == 3 and parts[0] == host and parts[1].isdigit()
+                and int(parts[1]) != os.getpid() and not _pid_alive(int(parts[1]))):
+            dead.append(worker_id)
     if not dead:
         return 0
     with svc.db.write() as conn:
@@ -67,26 +67,31 @@ class Worker:
             self._last_heartbeat = now
 
     def run_once(self) -> str | None:
-        """Claim and process one upload; its final status, or None when nothing was claimable."""
+        """Claim and process one upload; its final status, or None when nothing was claimable
+        or the attempt did not end it (it failed and will be retried, or was taken over)."""
+        return self.step()[1]
+
+    def step(self) -> tuple[bool, str | None]:
+        """One claim and attempt: (whether an upload was claimed, its final status or None)."""
         settings = self.svc.settings
         with self.svc.db.write() as conn:
             upload = uploads.claim_next(conn, self.worker_id, settings.lease_seconds, time.time())
         if upload is None:
-            return None
+            return False, None
         if upload.attempts >= settings.max_attempts:
-            return finish_fatal(self.svc, upload, self.worker_id, "PROCESSING_FAILED",
-                                f"Processing failed {upload.attempts} times")
+            return True, finish_fatal(self.svc, upload, self.worker_id, "PROCESSING_FAILED",
+                                      f"Processing failed {upload.attempts} times")
         try:
             with self._lease(upload):
-                return process(self.svc, upload, self.worker_id)
+                return True, process(self.svc, upload, self.worker_id)
         except LostClaim:
             log.warning("upload %s was taken over by another worker", upload.ingestion_id)
-            return None
+            return True, None
         except Exception:
             log.exception("upload %s: processing failed; it will be retried", upload.ingestion_id)
             with self.svc.db.write() as conn:
                 uploads.record_failure(conn, upload.ingestion_id, self.worker_id)
-            return None
+            return True, None
 
     @contextmanager
     def _lease(self, upload: Upload) -> Iterator[None]:
@@ -127,9 +132,16 @@ class Worker:
 
 
 def drain(svc: Services, worker: Worker | None = None) -> list[str]:
-    """Process until nothing is claimable (tests and `worker --once`); the final statuses."""
+    """Process until nothing is claimable (tests and `worker --once`); the final statuses.
+
+    A failed attempt does not stop the drain: the upload is claimable again at once and is
+    retried until it ends DONE, or FATAL after `max_attempts`.
+    """
     worker = worker or Worker(svc)
-    done = []
-    while (status := worker.run_once()) is not None:
-        done.append(status)
-    return done
+    done: list[str] = []
+    while True:
+        claimed, status = worker.step()
+        if not claimed:
+            return done
+        if status is not None:
+            done.append(status)

@@ -1,5 +1,9 @@
 """The notification signing key: RSA 2048 and a self-signed certificate, kept in the data dir.
 
+(The service itself keeps its key in the database instead, sealed under the server secret, so
+that every process of a scaled-out deployment signs with one key: see
+:func:`catalog_ingest.notify.documents.signing_key`. The files below serve standalone use.)
+
 Files (in the directory given, e.g. ``<data_dir>/secrets``):
 
 * ``sns-signing-key.pem``: the PKCS#8 PEM private key, mode ``0600``;

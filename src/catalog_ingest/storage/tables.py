@@ -106,6 +106,7 @@ items = Table(
     Column("active", Boolean, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("ingestion_id", String(36), nullable=False),
+    Index("ix_items_store_active", "store_id", "active"),
 )
 
 # Which live SKU holds each barcode of a store: the primary key is the uniqueness rule.
@@ -136,4 +137,65 @@ workers = Table(
     metadata,
     Column("worker_id", String(255), primary_key=True),
     Column("heartbeat_at", Float, nullable=False),
+)
+
+# --- Completion notifications (notify/): subscriptions, the outbox, delivery attempts. ---
+
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("subscription_id", String(36), primary_key=True),
+    Column("retailer_id", String(64), nullable=False, index=True),
+    Column("protocol", String(8), nullable=False),  # http | https | sqs
+    Column("endpoint", Text, nullable=False),  # the URL, or the SQS queue URL
+    Column("sqs_options", Text),  # JSON: endpoint_url, region, access_key_id, secret (sealed)
+    Column("status", String(24), nullable=False),  # PENDING_CONFIRMATION | CONFIRMED | DELETED
+    Column("confirm_token", String(64), unique=True),
+    Column("created_at", Float, nullable=False),
+    Column("confirmed_at", Float),
+)
+
+# One row per (message, subscription): what to deliver, written in the transaction that ends
+# the upload (or creates the subscription). `next_attempt_at` doubles as the claim lease.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("message_id", String(36), nullable=False),
+    Column("kind", String(32), nullable=False),  # the SNS Type
+    Column("retailer_id", String(64), nullable=False),
+    Column("subscription_id", String(36), nullable=False),
+    Column("ingestion_id", String(36)),
+    Column("payload", Text, nullable=False),  # JSON: what the document is built from
+    Column("status", String(16), nullable=False),  # PENDING | DELIVERED | GAVE_UP | DROPPED
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", Float, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("finished_at", Float),
+    UniqueConstraint("message_id", "subscription_id", name="uq_outbox_message_subscription"),
+    Index("ix_outbox_status_next", "status", "next_attempt_at"),
+    Index("ix_outbox_retailer_id", "retailer_id", "id"),
+)
+
+delivery_attempts = Table(
+    "delivery_attempts",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("outbox_id", Integer, nullable=False, index=True),
+    Column("retailer_id", String(64), nullable=False),
+    Column("attempted_at", Float, nullable=False),
+    Column("outcome", String(16), nullable=False),  # DELIVERED | FAILED | GAVE_UP | DROPPED
+    Column("detail", Text, nullable=False),
+    Index("ix_delivery_attempts_retailer_id", "retailer_id", "id"),
+)
+
+# The notification signing key, shared by every process of a deployment through the database
+# (sealed under the server secret, like API key secrets).
+signing_keys = Table(
+    "signing_keys",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("key_sealed", LargeBinary, nullable=False),
+    Column("certificate", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
 )

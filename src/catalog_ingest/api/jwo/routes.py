@@ -10,6 +10,7 @@ from starlette.routing import Route
 from catalog_ingest.api.auth import RawRequest, authenticate
 from catalog_ingest.api.errors import to_response
 from catalog_ingest.api.jwo.handlers import OPERATIONS, Handler
+from catalog_ingest.api.jwo.read_handlers import READ_OPERATIONS
 from catalog_ingest.api.limits import RetailerLimiter
 from catalog_ingest.engine.services import Services
 
@@ -33,5 +34,5 @@ def routes(svc: Services, limiter: RetailerLimiter) -> list[Route]:
 
     return [
         Route(f"/v1/catalog/{name}", endpoint_for(handler), methods=["POST"])  # type: ignore[arg-type]
-        for name, handler in OPERATIONS.items()
+        for name, handler in {**OPERATIONS, **READ_OPERATIONS}.items()
     ]

@@ -89,6 +89,8 @@ def upgrade() -> None:
         sa.Column("updated_at", sa.Float, nullable=False),
         sa.Column("ingestion_id", sa.String(36), nullable=False),
     )
+    # publishedCount of the Merchant-Center status: COUNT over a store's live items.
+    op.create_index("ix_items_store_active", "items", ["store_id", "active"])
     op.create_table(
         "barcodes",
         sa.Column("store_id", sa.String(255), primary_key=True),
