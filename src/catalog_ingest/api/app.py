@@ -7,9 +7,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
 
 from catalog_ingest.api import notify_routes, system
 from catalog_ingest.api.jwo import routes as jwo_routes
+from catalog_ingest.api.errors import unrouted
 from catalog_ingest.api.limits import RetailerLimiter
 from catalog_ingest.api.middleware import EdgeMiddleware
 from catalog_ingest.api.mmc import routes as mmc_routes
@@ -49,7 +53,13 @@ def create_app(settings: Settings, *, workers: int = 0, services: Services | Non
                 thread.join(timeout=30)
 
     app = Starlette(routes=[*jwo_routes.routes(svc, limiter), *mmc_routes.routes(svc),
-                            *system.routes(svc), *notify_routes.routes(svc)], lifespan=lifespan)
+                            *system.routes(svc), *notify_routes.routes(svc)], lifespan=lifespan,
+                    exception_handlers={404: _unrouted, 405: _unrouted})
     app.add_middleware(EdgeMiddleware, max_body_bytes=svc.settings.max_body_bytes)
     app.state.services = svc
     return app
+
+
+async def _unrouted(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 404
+    return unrouted(request.url.path, status)

@@ -59,3 +59,11 @@ def to_response(exc: BaseException) -> Response:
         return json_response(500, {"errorMsg": RETRY_500})
     log.error("unexpected failure", exc_info=exc)
     return json_response(500, {"errorMsg": FINAL_500})
+
+
+def unrouted(path: str, status: int) -> Response:
+    """No route: API Gateway answers any undefined resource or method of the API with its
+    missing-token 403; elsewhere a plain JSON 404/405."""
+    if path.startswith("/v1/"):
+        return json_response(403, {"message": "Missing Authentication Token"})
+    return json_response(status, {"message": "Not Found" if status == 404 else "Method Not Allowed"})
