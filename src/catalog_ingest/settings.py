@@ -1,4 +1,4 @@
-"""Service configuration: one immutable Settings value, read from the environment or built in code."""
+"""Service configuration: one immutable Settings value, from the environment or built in code."""
 
 from __future__ import annotations
 
@@ -111,10 +111,20 @@ def _float(env: Mapping[str, str], name: str, default: float) -> float:
     return value
 
 
+def _hex(raw: str | None) -> bytes:
+    try:
+        return bytes.fromhex(raw or "")
+    except ValueError as exc:
+        raise ConfigurationError(f"{ENV_PREFIX}SECRET_KEY must be hexadecimal") from exc
+
+
 def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
     """Settings from CATALOG_INGEST_* variables; keyword overrides (command-line options) win."""
     env = os.environ if env is None else env
-    get = lambda name: env.get(ENV_PREFIX + name) or None  # noqa: E731
+
+    def get(name: str) -> str | None:
+        return env.get(ENV_PREFIX + name) or None
+
     values: dict[str, Any] = {
         "data_dir": Path(get("DATA_DIR") or "./catalog-data"),
         "database_url": get("DATABASE_URL") or "",
@@ -125,7 +135,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings
         "rate_limit": get("RATE_LIMIT") or "10/second",
         "max_body_bytes": _int(env, "MAX_BODY_BYTES", 10 * 1024 * 1024),
         "report_link_ttl": _int(env, "REPORT_LINK_TTL", 3600),
-        "secret_key": bytes.fromhex(get("SECRET_KEY") or ""),
+        "secret_key": _hex(get("SECRET_KEY")),
         "notify_retry_seconds": _int(env, "NOTIFY_RETRY_SECONDS", 24 * 3600),
         "notify_backoff_base": _float(env, "NOTIFY_BACKOFF_BASE", 1.0),
         "notify_backoff_max": _float(env, "NOTIFY_BACKOFF_MAX", 600.0),

@@ -44,7 +44,8 @@ def to_response(exc: BaseException) -> Response:
     if isinstance(exc, e.AuthenticationFailed):
         return json_response(403, {"message": exc.message})
     if isinstance(exc, e.IncompleteStoreList):
-        msg = "allApplicableStores must list every store of the retailer: " + ",".join(exc.store_ids)
+        stores = ",".join(exc.store_ids)
+        msg = f"allApplicableStores must list every store of the retailer: {stores}"
         return json_response(400, {"errorMsg": msg})
     if isinstance(exc, e.InvalidPageToken):
         return json_response(400, {"message": INVALID_BODY})
@@ -66,4 +67,5 @@ def unrouted(path: str, status: int) -> Response:
     missing-token 403; elsewhere a plain JSON 404/405."""
     if path.startswith("/v1/"):
         return json_response(403, {"message": "Missing Authentication Token"})
-    return json_response(status, {"message": "Not Found" if status == 404 else "Method Not Allowed"})
+    message = "Not Found" if status == 404 else "Method Not Allowed"
+    return json_response(status, {"message": message})

@@ -67,8 +67,13 @@ def worker(
             deliver_due(svc)
             return
         stop = threading.Event()
+
+        def request_stop(*_: object) -> None:
+            stop.set()
+            svc.wake.set()
+
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, lambda *_: (stop.set(), svc.wake.set()))
+            signal.signal(sig, request_stop)
         threads = [threading.Thread(target=Worker(svc).run, args=(stop,), name=f"worker-{n}")
                    for n in range(concurrency)]
         threads.append(threading.Thread(target=Deliverer(svc).run, args=(stop,),

@@ -53,7 +53,9 @@ def accept(svc: Services, *, retailer_id: str, kind: UploadKind, body: bytes, it
     not_before = now - svc.settings.idempotency_ttl
     if idempotency_key is not None:
         with svc.db.read() as conn:
-            earlier = uploads.find_by_idempotency_key(conn, retailer_id, idempotency_key, not_before)
+            earlier = uploads.find_by_idempotency_key(
+                conn, retailer_id, idempotency_key, not_before
+            )
         if earlier is not None:
             return _replay(earlier, request_hash)
     ingestion_id = str(uuid.uuid4())
@@ -61,7 +63,9 @@ def accept(svc: Services, *, retailer_id: str, kind: UploadKind, body: bytes, it
     svc.blobs.put(key, body)  # durable before the row that points at it commits
     with svc.db.write() as conn:
         if idempotency_key is not None:
-            earlier = uploads.find_by_idempotency_key(conn, retailer_id, idempotency_key, not_before)
+            earlier = uploads.find_by_idempotency_key(
+                conn, retailer_id, idempotency_key, not_before, release=True
+            )
             if earlier is not None:  # lost a race with a concurrent retry of the same request
                 svc.blobs.delete(key)
                 return _replay(earlier, request_hash)

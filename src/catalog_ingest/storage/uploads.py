@@ -55,9 +55,13 @@ def insert_upload(conn: Connection, **values: Any) -> None:
 
 
 def find_by_idempotency_key(
-    conn: Connection, retailer_id: str, key: str, not_before: float
+    conn: Connection, retailer_id: str, key: str, not_before: float, *, release: bool = False
 ) -> Upload | None:
-    """The live upload that used `key`; an expired one has its key released so it can be reused."""
+    """The upload that used `key` since `not_before`.
+
+    With `release` (write transactions only) an expired use gives its key up, so the unique
+    (retailer, key) constraint lets a new upload take it.
+    """
     row = conn.execute(
         select(t.uploads).where(
             t.uploads.c.retailer_id == retailer_id, t.uploads.c.idempotency_key == key
@@ -66,12 +70,16 @@ def find_by_idempotency_key(
     if row is None:
         return None
     if row.submitted_at < not_before:
-        conn.execute(update(t.uploads).where(t.uploads.c.seq == row.seq).values(idempotency_key=None))
+        if release:
+            released = update(t.uploads).where(t.uploads.c.seq == row.seq)
+            conn.execute(released.values(idempotency_key=None))
         return None
     return _upload(row)
 
 
-def get_upload(conn: Connection, ingestion_id: str, retailer_id: str | None = None) -> Upload | None:
+def get_upload(
+    conn: Connection, ingestion_id: str, retailer_id: str | None = None
+) -> Upload | None:
     query = select(t.uploads).where(t.uploads.c.ingestion_id == ingestion_id)
     if retailer_id is not None:
         query = query.where(t.uploads.c.retailer_id == retailer_id)
