@@ -12,8 +12,8 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from catalog_ingest.api import notify_routes, system
-from catalog_ingest.api.jwo import routes as jwo_routes
 from catalog_ingest.api.errors import unrouted
+from catalog_ingest.api.jwo import routes as jwo_routes
 from catalog_ingest.api.limits import RetailerLimiter
 from catalog_ingest.api.middleware import EdgeMiddleware
 from catalog_ingest.api.mmc import routes as mmc_routes

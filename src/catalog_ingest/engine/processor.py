@@ -1,4 +1,4 @@
-"""Process one claimed upload: load the state it touches, plan, write, report, finish — atomically."""
+"""Process one claimed upload: load what it touches, plan, write, report, finish — atomically."""
 
 from __future__ import annotations
 
@@ -89,7 +89,10 @@ def load_state(repo: CatalogRepo, items: Sequence[Mapping[str, Any]]) -> Catalog
     """The items, barcode owners and last rejections that these items can touch."""
     by_store: dict[str, tuple[list[str], list[str]]] = {}
     for item in items:
-        skus, codes = by_store.setdefault(item["store_id"], ([], []))
+        entry = by_store.get(item["store_id"])
+        if entry is None:  # not setdefault: that would build two lists per item
+            entry = by_store[item["store_id"]] = ([], [])
+        skus, codes = entry
         skus.append(item["item_sku"])
         codes.extend(item_barcodes(item))
     state = CatalogState()

@@ -7,6 +7,7 @@ SQLAlchemy Core's executemany measured about twice the driver's own time for the
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -15,6 +16,7 @@ import msgspec
 from sqlalchemy import Connection
 
 _encode_json = msgspec.json.Encoder().encode
+_json_each_available: bool | None = None  # probed once per process, on first use
 _CHUNK = 900  # stays under every SQLite build's host-parameter limit
 
 ITEM_COLUMNS = (
@@ -51,9 +53,16 @@ class CatalogRepo:
         return sql.replace("?", "%s") if self.pg else sql
 
     def _select_in(self, sql_head: str, fixed: tuple[Any, ...], keys: Sequence[str]) -> list[Any]:
-        """Rows of `sql_head ... IN (keys)`; one query on PostgreSQL (= ANY), chunks on SQLite."""
+        """Rows of `sql_head ... IN (keys)`: one query (= ANY on PostgreSQL, json_each on SQLite,
+        else IN lists of at most _CHUNK keys)."""
         if self.pg:
             self.cursor.execute(self._sql(sql_head + " = ANY(?)"), (*fixed, list(keys)))
+            return list(self.cursor.fetchall())
+        packed = self._json_array(keys)
+        if packed is not None:
+            # One statement over a JSON array: ~25% faster than 900-key IN lists for 10k keys.
+            self.cursor.execute(f"{sql_head} IN (SELECT value FROM json_each(?))",
+                                (*fixed, packed))
             return list(self.cursor.fetchall())
         rows: list[Any] = []
         for part in _chunks(keys):
@@ -61,6 +70,23 @@ class CatalogRepo:
             self.cursor.execute(f"{sql_head} IN ({marks})", (*fixed, *part))
             rows.extend(self.cursor.fetchall())
         return rows
+
+    def _json_array(self, keys: Sequence[str]) -> str | None:
+        """`keys` as a JSON array for SQLite's json_each; None where that cannot be used."""
+        global _json_each_available
+        if _json_each_available is None:
+            try:
+                self.cursor.execute("SELECT count(*) FROM json_each('[]')")
+                self.cursor.fetchall()
+                _json_each_available = True
+            except sqlite3.OperationalError:  # an SQLite built without the JSON functions
+                _json_each_available = False
+        if not _json_each_available:
+            return None
+        try:
+            return _encode_json(list(keys)).decode()
+        except UnicodeEncodeError:  # a lone surrogate: no JSON text carries it faithfully
+            return None
 
     def load_items(self, store_id: str, skus: Sequence[str]) -> dict[str, StoredItem]:
         head = (
@@ -132,7 +158,8 @@ class CatalogRepo:
             sql = "DELETE FROM rejections WHERE store_id = ? AND item_sku = ?"
             self.cursor.executemany(self._sql(sql), keys)
 
-    def find_skus(self, store_ids: Sequence[str], skus: Sequence[str]) -> list[tuple[str, str, bool]]:
+    def find_skus(self, store_ids: Sequence[str], skus: Sequence[str]
+                  ) -> list[tuple[str, str, bool]]:
         """(store_id, item_sku, active) of every item of these stores with one of these SKUs."""
         out: list[tuple[str, str, bool]] = []
         for store_id in store_ids:
