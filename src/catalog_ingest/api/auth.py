@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -19,7 +20,7 @@ class Caller:
     access_key_id: str
 
 
-@dataclass(frozen=True)
+@dataclass
 class RawRequest:
     """What signature checking needs of a request, captured on the event loop."""
 
@@ -31,6 +32,9 @@ class RawRequest:
     body: bytes
     base_url: str
 
+    #: Hex SHA-256 of the body, for the signature and for idempotency.
+    body_sha256: str
+
     @classmethod
     async def capture(cls, request: Request) -> RawRequest:
         headers: dict[str, str] = {}
@@ -39,10 +43,15 @@ class RawRequest:
             text = value.decode("latin-1")
             headers[key] = f"{headers[key]},{text}" if key in headers else text
         raw_path = request.scope.get("raw_path") or request.url.path.encode()
+        # Hash while the body arrives: the digest costs nothing extra once the last chunk is in.
+        digest, chunks = hashlib.sha256(), []
+        async for chunk in request.stream():
+            digest.update(chunk)
+            chunks.append(chunk)
         return cls(
             request.method, raw_path.decode("latin-1"), request.url.query, headers,
-            list(request.query_params.multi_items()), await request.body(),
-            str(request.base_url).rstrip("/"),
+            list(request.query_params.multi_items()), b"".join(chunks),
+            str(request.base_url).rstrip("/"), digest.hexdigest(),
         )
 
 
@@ -57,7 +66,7 @@ def authenticate(svc: Services, raw: RawRequest) -> Caller:
     sigv4.verify_signature(
         signed, method=raw.method, raw_path=raw.raw_path, raw_query=raw.raw_query,
         headers=raw.headers, body=raw.body, secret_key=key.secret_access_key,
-        region=svc.settings.region,
+        region=svc.settings.region, payload_hash=raw.body_sha256,
     )
     if not key.retailer_enabled:
         path = raw.raw_path.split("?", 1)[0]

@@ -387,8 +387,12 @@ def verify_signature(
     body: bytes,
     secret_key: str,
     region: str,
+    payload_hash: str | None = None,
 ) -> None:
-    """Rebuild the signature AWS would compute and compare it in constant time."""
+    """Rebuild the signature AWS would compute and compare it in constant time.
+
+    `payload_hash` is the body's SHA-256 hex digest when the caller already has it.
+    """
     _check_scope(signed, region)
     creq = canonical_request(
         signed,
@@ -396,7 +400,7 @@ def verify_signature(
         raw_path=raw_path,
         raw_query=raw_query,
         headers=headers,
-        payload_hash=hashlib.sha256(body).hexdigest(),
+        payload_hash=payload_hash or hashlib.sha256(body).hexdigest(),
     )
     scope = f"{signed.credential_date}/{signed.region}/{signed.service}/{TERMINATOR}"
     string_to_sign = "\n".join(

@@ -6,6 +6,8 @@ import hashlib
 import time
 import uuid
 from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
 
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.domain.status import UploadKind
@@ -45,10 +47,47 @@ def check_all_stores(svc: Services, retailer_id: str, store_ids: Sequence[str]) 
         raise IncompleteStoreList(own)
 
 
+@dataclass
+class StagedPayload:
+    """A payload blob being written in the background while the request is validated."""
+
+    ingestion_id: str
+    key: str
+    written: Future[None]
+
+    def discard(self, svc: Services) -> None:
+        """Remove the blob once written: the request it belonged to was not accepted."""
+        self.written.add_done_callback(lambda _: svc.blobs.delete(self.key))
+
+
+def stage_payload(svc: Services, body: bytes) -> StagedPayload:
+    """Start writing `body` as the payload of a new upload; `accept` waits for it."""
+    ingestion_id = str(uuid.uuid4())
+    key = payload_key(ingestion_id)
+    return StagedPayload(ingestion_id, key, svc.io.submit(svc.blobs.put, key, body))
+
+
 def accept(svc: Services, *, retailer_id: str, kind: UploadKind, body: bytes, item_count: int,
-           store_ids: Sequence[str], idempotency_key: str | None) -> str:
-    """Store the upload durably and queue it; the ingestion id (an earlier one on a replay)."""
-    request_hash = hashlib.sha256(body).hexdigest()
+           store_ids: Sequence[str], idempotency_key: str | None,
+           request_hash: str | None = None, staged: StagedPayload | None = None) -> str:
+    """Store the upload durably and queue it; the ingestion id (an earlier one on a replay).
+
+    The payload blob is on disk (fsynced) before the row that points at it commits, and the
+    row is committed before this returns: a 201 is never sent for anything a crash can lose.
+    """
+    request_hash = request_hash or hashlib.sha256(body).hexdigest()
+    staged = staged or stage_payload(svc, body)
+    try:
+        return _accept_staged(svc, staged, retailer_id, kind, item_count, store_ids,
+                              idempotency_key, request_hash)
+    except BaseException:
+        staged.discard(svc)
+        raise
+
+
+def _accept_staged(svc: Services, staged: StagedPayload, retailer_id: str, kind: UploadKind,
+                   item_count: int, store_ids: Sequence[str], idempotency_key: str | None,
+                   request_hash: str) -> str:
     now = time.time()
     not_before = now - svc.settings.idempotency_ttl
     if idempotency_key is not None:
@@ -57,25 +96,24 @@ def accept(svc: Services, *, retailer_id: str, kind: UploadKind, body: bytes, it
                 conn, retailer_id, idempotency_key, not_before
             )
         if earlier is not None:
+            staged.discard(svc)
             return _replay(earlier, request_hash)
-    ingestion_id = str(uuid.uuid4())
-    key = payload_key(ingestion_id)
-    svc.blobs.put(key, body)  # durable before the row that points at it commits
+    staged.written.result()
     with svc.db.write() as conn:
         if idempotency_key is not None:
             earlier = uploads.find_by_idempotency_key(
                 conn, retailer_id, idempotency_key, not_before, release=True
             )
             if earlier is not None:  # lost a race with a concurrent retry of the same request
-                svc.blobs.delete(key)
+                staged.discard(svc)
                 return _replay(earlier, request_hash)
         uploads.insert_upload(
-            conn, ingestion_id=ingestion_id, retailer_id=retailer_id, kind=kind.value,
-            item_count=item_count, store_ids=sorted(set(store_ids)), payload_key=key,
+            conn, ingestion_id=staged.ingestion_id, retailer_id=retailer_id, kind=kind.value,
+            item_count=item_count, store_ids=sorted(set(store_ids)), payload_key=staged.key,
             idempotency_key=idempotency_key, request_hash=request_hash, submitted_at=now,
         )
     svc.wake.set()
-    return ingestion_id
+    return staged.ingestion_id
 
 
 def _replay(earlier: Upload, request_hash: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from catalog_ingest.blobs.store import BlobStore, open_blob_store
@@ -18,8 +19,13 @@ class Services:
     blobs: BlobStore
     #: Set by intake after a commit so in-process workers start at once instead of polling.
     wake: threading.Event = field(default_factory=threading.Event)
+    #: Blob writes that overlap with CPU work (fsync releases the GIL).
+    io: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="blob-io")
+    )
 
     def close(self) -> None:
+        self.io.shutdown(wait=True)
         self.db.dispose()
 
 

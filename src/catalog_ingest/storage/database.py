@@ -24,25 +24,34 @@ def normalize_url(url: str) -> str:
 class Database:
     """An engine plus the transaction discipline this project relies on.
 
-    SQLite: WAL journal, synchronous=FULL (a commit is on disk before the 201), and every write
-    transaction begins IMMEDIATE behind one in-process lock, so writers queue instead of failing
-    on a lock upgrade. PostgreSQL: plain READ COMMITTED transactions.
+    SQLite: WAL journal, synchronous=FULL (a commit is on disk before the 201). All writes go
+    through one writer connection (its own engine, pool of one, behind an in-process lock) and
+    begin IMMEDIATE, so writers queue instead of failing on a lock upgrade; only the writer
+    keeps a large page cache, so memory is bounded whatever the number of readers.
+    PostgreSQL: one pool, plain READ COMMITTED transactions.
     """
+
+    WRITER_CACHE_KIB = 65_536
+    READER_CACHE_KIB = 4_096
 
     def __init__(self, url: str, *, pool_size: int = 8) -> None:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self._write_lock = threading.Lock()
-        self.engine = self._make_engine(pool_size)
+        if self.is_sqlite:
+            self.engine = self._sqlite_engine(pool_size, self.READER_CACHE_KIB, immediate=False)
+            self.write_engine = self._sqlite_engine(1, self.WRITER_CACHE_KIB, immediate=True)
+        else:
+            self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=8,
+                                        pool_pre_ping=True)
+            self.write_engine = self.engine
 
-    def _make_engine(self, pool_size: int) -> Engine:
-        if not self.is_sqlite:
-            return create_engine(self.url, pool_size=pool_size, max_overflow=8, pool_pre_ping=True)
+    def _sqlite_engine(self, pool_size: int, cache_kib: int, *, immediate: bool) -> Engine:
         engine = create_engine(
             self.url,
             connect_args={"check_same_thread": False, "timeout": 60, "isolation_level": None},
             pool_size=pool_size,
-            max_overflow=8,
+            max_overflow=0 if immediate else 8,
         )
 
         @event.listens_for(engine, "connect")
@@ -51,12 +60,14 @@ class Database:
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
             cur.execute("PRAGMA busy_timeout=60000")
-            cur.execute("PRAGMA cache_size=-65536")
+            cur.execute(f"PRAGMA cache_size=-{cache_kib}")
             cur.close()
+
+        begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
 
         @event.listens_for(engine, "begin")
         def _on_begin(conn: Connection) -> None:
-            conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.info.get("write") else "BEGIN")
+            conn.exec_driver_sql(begin)
 
         return engine
 
@@ -65,13 +76,8 @@ class Database:
         """A write transaction, committed on success, rolled back on any exception."""
         with _translate_errors():
             if self.is_sqlite:
-                with self._write_lock, self.engine.connect() as conn:
-                    conn.info["write"] = True
-                    try:
-                        with conn.begin():
-                            yield conn
-                    finally:
-                        conn.info["write"] = False
+                with self._write_lock, self.write_engine.begin() as conn:
+                    yield conn
             else:
                 with self.engine.begin() as conn:
                     yield conn
@@ -88,6 +94,8 @@ class Database:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()
 
 
 @contextmanager

@@ -27,7 +27,7 @@ def migrate(db: Database, revision: str = "head") -> None:
     """Upgrade to `revision`; concurrent callers (serve + workers starting) wait for each other."""
     cfg = alembic_config()
     if db.is_sqlite:
-        with _sqlite_file_lock(db), db.engine.begin() as conn:
+        with _sqlite_file_lock(db), db.write_engine.begin() as conn:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, revision)
         return

@@ -66,14 +66,21 @@ def _idempotency_key(raw: RawRequest) -> str | None:
 
 
 def upload(svc: Services, caller: Caller, raw: RawRequest) -> Response:
-    request = decode(raw.body, UploadRequest)
-    idempotency_key = _idempotency_key(raw)  # part of the request model: checked before stores
-    store_ids = list(dict.fromkeys(item.store_id for item in request.catalogItems))
-    intake.check_stores(svc, caller.retailer_id, store_ids)
+    # The payload is written while the body is decoded and its stores checked (the fsyncs
+    # release the GIL); a request that turns out invalid discards it.
+    staged = intake.stage_payload(svc, raw.body)
+    try:
+        request = decode(raw.body, UploadRequest)
+        idempotency_key = _idempotency_key(raw)  # request model: checked before stores
+        store_ids = list(dict.fromkeys(item.store_id for item in request.catalogItems))
+        intake.check_stores(svc, caller.retailer_id, store_ids)
+    except BaseException:
+        staged.discard(svc)
+        raise
     ingestion_id = intake.accept(
         svc, retailer_id=caller.retailer_id, kind=UploadKind.UPLOAD, body=raw.body,
         item_count=len(request.catalogItems), store_ids=store_ids,
-        idempotency_key=idempotency_key,
+        idempotency_key=idempotency_key, request_hash=raw.body_sha256, staged=staged,
     )
     return json_response(201, {"ingestionId": ingestion_id})
 
@@ -85,7 +92,7 @@ def archive(svc: Services, caller: Caller, raw: RawRequest) -> Response:
     ingestion_id = intake.accept(
         svc, retailer_id=caller.retailer_id, kind=UploadKind.ARCHIVE, body=raw.body,
         item_count=len(request.itemSkus), store_ids=request.allApplicableStores,
-        idempotency_key=idempotency_key,
+        idempotency_key=idempotency_key, request_hash=raw.body_sha256,
     )
     return json_response(201, {"ingestionId": ingestion_id})
 

@@ -1,0 +1,413 @@
+"""The push of seed 003: plan chunks, upload them within the rate limit, wait, collect reports.
+
+Framework-free (no CLI, no terminal): the CLI gives it a client, a tracking database and an
+observer for the progress display. Order of work:
+
+1. settle the push: a new one (superseding unfinished pushes of the same source), or the one
+   being resumed (its sources must be byte-identical);
+2. with --archive-missing, archive the SKUs that left the source, before any upload (so that
+   their barcodes are free for the new items);
+3. plan chunks in a thread while the event loop uploads them: chunks of one store one after
+   the other (acceptance order is processing order), stores concurrently, all requests
+   through one rate limiter; every chunk is recorded before it is sent and its ingestion id
+   right after the 201; retries reuse the chunk's content-derived Idempotency-Key;
+4. wait for every upload (polling, or notifications then polling), download each report,
+   count it, stage the delta hashes, and merge them once the whole push has ended.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import random
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import msgspec
+
+from catalog_ingest.client import (
+    ArchiveStoresMismatch,
+    AsyncCatalogClient,
+    CatalogClientError,
+    RetryPolicy,
+)
+from catalog_ingest.client.push.chunking import (
+    Cancelled,
+    Chunk,
+    ChunkPlanner,
+    DeltaBasis,
+    archive_chunk,
+    archive_chunks,
+    idempotency_key,
+    source_items,
+)
+from catalog_ingest.client.push.collect import Collector
+from catalog_ingest.client.push.notify import wait_notified
+from catalog_ingest.client.push.options import PushError, PushObserver, PushOptions, PushResult
+from catalog_ingest.client.push.outcome import Outcome
+from catalog_ingest.client.push.results import ResultsDir, load_report
+from catalog_ingest.client.push.setup import Setup, settle_push
+from catalog_ingest.client.push.tracking import SETTLED, ChunkRecord, Tracking
+from catalog_ingest.client.push.validate import Problem
+from catalog_ingest.client.push.waiting import PollWaiter, Tracked
+
+Sleep = Callable[[float], Awaitable[object]]
+
+
+class Push:
+    """One run of a push (new or resumed). ``await Push(...).run()`` → PushResult."""
+
+    def __init__(self, options: PushOptions, client: AsyncCatalogClient, tracking: Tracking,
+                 observer: PushObserver | None = None, *, sleep: Sleep = asyncio.sleep,
+                 jitter: Callable[[], float] = random.random) -> None:
+        self.options, self.client, self.tracking = options, client, tracking
+        self.observer = observer or PushObserver()
+        self.sleep, self.jitter = sleep, jitter
+        self.policy = RetryPolicy(max_attempts=options.max_attempts)
+        self.outcome = Outcome()
+        self._stop = threading.Event()
+        self.setup: Setup
+        self.results: ResultsDir
+        self.collector: Collector
+        self.waiter: PollWaiter
+
+    # --- the run -------------------------------------------------------------------------------
+
+    async def run(self) -> PushResult:
+        self.setup = settle_push(self.options, self.client.endpoint, self.tracking)
+        self.options = self.setup.options
+        self.policy = RetryPolicy(max_attempts=self.options.max_attempts)
+        self.results = ResultsDir(self.setup.results_dir)
+        self.collector = Collector(self.setup.push_id, self.setup.names, self.client,
+                                   self.tracking, self.results, self.outcome, self.observer,
+                                   self.policy, self.sleep)
+        self.waiter = PollWaiter(self.client, self.collector, self.policy,
+                                 initial=self.options.poll_initial,
+                                 maximum=self.options.poll_max, sleep=self.sleep)
+        notify = self.options.wait and self.options.notify is not None
+        if notify:
+            self.waiter.hold.clear()
+        waiting = asyncio.ensure_future(self.waiter.run()) if self.options.wait else None
+        status = "INTERRUPTED"
+        try:
+            self.observer.begin(self.setup.push_id, self.setup.total_bytes, self.setup.resumed)
+            first_seq = await self._archive_missing()
+            await self._plan_and_send(first_seq)
+            self.waiter.close()
+            if notify:
+                await self._notifications()
+            if waiting is not None:
+                await waiting
+            status = "ENDED"
+        finally:
+            if waiting is not None and not waiting.done():
+                waiting.cancel()
+            self._stop.set()
+            self.results.close()
+            result = PushResult(self.setup.push_id, self._finish(status), self.outcome,
+                                self.setup.results_dir, self.setup.resumed)
+            self.observer.end(result)  # also when interrupted: the display must stop
+        return result
+
+    async def _plan_and_send(self, first_seq: int) -> None:
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=2 * self.options.concurrency)
+        planner = ChunkPlanner(self.setup.files, self.setup.mapping, _PlanSink(self),
+                               chunk_size=self.options.chunk_size, max_body=self.options.max_body,
+                               delta=self._delta_basis() if self.options.delta else None,
+                               stop=self._stop, first_seq=first_seq)
+        failure: list[BaseException] = []
+        thread = threading.Thread(target=self._produce, args=(loop, queue, planner, failure),
+                                  name="push-planner", daemon=True)
+        thread.start()
+        try:
+            await self._dispatch(queue)
+        finally:
+            self._stop.set()
+            thread.join(timeout=30)
+        if failure:
+            raise failure[0]
+        self._absorb_stats(planner)
+
+    def _produce(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Chunk | None],
+                 planner: ChunkPlanner, failure: list[BaseException]) -> None:
+        """Planner thread: chunks into the queue (blocking while it is full)."""
+        try:
+            try:
+                for chunk in planner.chunks():
+                    self._put(loop, queue, chunk)
+            except Cancelled:
+                raise
+            except BaseException as exc:
+                failure.append(exc)
+            self._put(loop, queue, None)
+        except Cancelled:
+            return
+
+    def _put(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Chunk | None],
+             chunk: Chunk | None) -> None:
+        future = asyncio.run_coroutine_threadsafe(queue.put(chunk), loop)
+        while True:
+            try:
+                future.result(timeout=0.2)
+                return
+            except concurrent.futures.CancelledError:
+                raise Cancelled from None
+            except TimeoutError:
+                if self._stop.is_set():
+                    future.cancel()
+                    raise Cancelled from None
+
+    async def _dispatch(self, queue: asyncio.Queue[Chunk | None]) -> None:
+        """Send chunks: one store's in order, several stores at once (bounded)."""
+        slots = asyncio.Semaphore(self.options.concurrency)
+        lanes: dict[str | None, asyncio.Queue[Chunk | None]] = {}
+        senders: list[asyncio.Task[None]] = []
+
+        async def lane(chunks: asyncio.Queue[Chunk | None]) -> None:
+            while (chunk := await chunks.get()) is not None:
+                async with slots:
+                    await self._send(chunk)
+
+        try:
+            while (chunk := await queue.get()) is not None:
+                if chunk.store_id not in lanes:
+                    lanes[chunk.store_id] = asyncio.Queue(maxsize=2)
+                    senders.append(asyncio.ensure_future(lane(lanes[chunk.store_id])))
+                await _put_checked(lanes[chunk.store_id], chunk, senders)
+            for chunks in lanes.values():
+                await _put_checked(chunks, None, senders)
+            await asyncio.gather(*senders)
+        finally:
+            for task in senders:
+                task.cancel()
+
+    # --- archive -------------------------------------------------------------------------------
+
+    async def _archive_missing(self) -> int:
+        """Archive SKUs gone from the source; returns the first sequence number for uploads."""
+        if not self.options.archive_missing:
+            return 1
+        present, complete = await asyncio.to_thread(source_items, self.setup.files,
+                                                    self.setup.mapping)
+        if not complete:
+            self.outcome.archive_skipped = ("some rows could not be read or name no SKU: "
+                                            "nothing was archived")
+            self.observer.note(f"--archive-missing: {self.outcome.archive_skipped}")
+            return 1
+        known: dict[str, list[str]] = {}
+        for store_id, sku in self.tracking.known_items(self.setup.endpoint,
+                                                       self.setup.source_key):
+            known.setdefault(sku, []).append(store_id)
+        missing = sorted(sku for sku in known if sku not in present)
+        partial = sum(1 for sku, stores in known.items()
+                      if sku in present and set(stores) - present[sku])
+        if partial:
+            self.observer.note(f"--archive-missing: {partial} SKUs left some stores but not "
+                               "all; the API archives a SKU in every store, so they were kept")
+        stores = sorted({s for v in known.values() for s in v}
+                        | {s for v in present.values() for s in v if s})
+        chunks = archive_chunks(missing, stores) if missing and stores else []
+        for chunk in chunks:
+            self.collector.archive_pairs.update((sku, known[sku]) for sku in chunk.skus)
+            await self._send(chunk)
+        return len(chunks) + 1
+
+    # --- sending -------------------------------------------------------------------------------
+
+    async def _send(self, chunk: Chunk) -> None:
+        record = self.tracking.chunk(self.setup.push_id, chunk.seq)
+        if record is None:
+            record = self._record(chunk)
+            self.tracking.add_chunk(record)
+        elif (record.fingerprint, record.kind) != (chunk.fingerprint, chunk.kind):
+            raise PushError(
+                f"chunk {chunk.seq} is not the one planned before (the sources, the mapping or "
+                "the tracked items changed): start a new push instead of resuming")
+        with self.collector.lock:
+            self.outcome.chunks["planned"] += 1
+        self.observer.chunk_planned(chunk)
+        if record.ingestion_id:
+            chunk.body = b""  # only the rows and hashes are needed from here on
+            self._accepted(chunk, record.ingestion_id, replayed=True)
+            await self._resume(chunk, record)
+            return
+        ingestion_id = await self._upload(chunk, record.idempotency_key)
+        chunk.body = b""
+        if ingestion_id is not None:
+            self._accepted(chunk, ingestion_id, replayed=False)
+            if self.options.wait:
+                self.waiter.add(Tracked(chunk, ingestion_id))
+
+    def _record(self, chunk: Chunk) -> ChunkRecord:
+        salt = self.setup.push_id if self.options.force else ""
+        files = self.setup.names
+        first = chunk.where(0, files) if chunk.kind == "UPLOAD" else chunk.skus[0]
+        last = (chunk.where(chunk.item_count - 1, files) if chunk.kind == "UPLOAD"
+                else chunk.skus[-1])
+        return ChunkRecord(self.setup.push_id, chunk.seq, chunk.kind, chunk.store_id,
+                           chunk.fingerprint, idempotency_key(self.setup.endpoint, chunk.body,
+                                                              salt),
+                           chunk.item_count, first, last)
+
+    async def _upload(self, chunk: Chunk, key: str) -> str | None:
+        """POST the chunk until accepted; None when it failed for good (recorded)."""
+        push_id, attempt = self.setup.push_id, 1
+        while True:
+            self.tracking.update_chunk(push_id, chunk.seq, status="SENDING")
+            try:
+                if chunk.kind == "ARCHIVE":
+                    stores = _stores_of(chunk)
+                    accepted = await self.client.archive(chunk.skus, stores, idempotency_key=key)
+                else:
+                    accepted = await self.client.upload_raw(chunk.body, idempotency_key=key)
+            except ArchiveStoresMismatch as exc:
+                self._attempt(chunk, exc)
+                if not exc.store_ids or set(exc.store_ids) == set(_stores_of(chunk)):
+                    self._failed(chunk, exc)
+                    return None
+                chunk.body = archive_chunk(chunk.seq, chunk.skus, exc.store_ids).body
+                key = idempotency_key(self.setup.endpoint, chunk.body,
+                                      self.setup.push_id if self.options.force else "")
+                self.tracking.update_chunk(push_id, chunk.seq, idempotency_key=key)
+                continue
+            except CatalogClientError as exc:
+                self._attempt(chunk, exc)
+                delay = self.policy.delay(attempt, exc, self.jitter())
+                if delay is None:
+                    self._failed(chunk, exc)
+                    return None
+                await self.sleep(delay)
+                attempt += 1
+                continue
+            self.tracking.record_attempt(push_id, chunk.seq, "ACCEPTED", 201)
+            self.tracking.update_chunk(push_id, chunk.seq, status="ACCEPTED", error=None,
+                                       ingestion_id=accepted.ingestion_id,
+                                       submitted_at=time.time())
+            return accepted.ingestion_id
+
+    def _attempt(self, chunk: Chunk, exc: CatalogClientError) -> None:
+        self.tracking.record_attempt(self.setup.push_id, chunk.seq, type(exc).__name__,
+                                     exc.status_code, exc.request_id, exc.message[:500])
+
+    def _failed(self, chunk: Chunk, exc: CatalogClientError) -> None:
+        message = str(exc)
+        self.tracking.update_chunk(self.setup.push_id, chunk.seq, status="FAILED", error=message)
+        with self.collector.lock:
+            self.outcome.add_failed(chunk, message)
+        self.observer.chunk_failed(chunk, message)
+
+    def _accepted(self, chunk: Chunk, ingestion_id: str, replayed: bool) -> None:
+        with self.collector.lock:
+            self.outcome.chunks["accepted"] += 1
+            if chunk.kind == "UPLOAD":
+                self.outcome.store(chunk.store_id).sent += chunk.item_count
+        self.observer.chunk_sent(chunk, ingestion_id, replayed)
+
+    async def _resume(self, chunk: Chunk, record: ChunkRecord) -> None:
+        """A chunk accepted in an earlier run: count its saved report, or wait for it again."""
+        tracked = Tracked(chunk, record.ingestion_id or "")
+        if record.status in SETTLED:
+            report = load_report(Path(record.report_path)) if record.report_path else None
+            if report is not None:
+                await asyncio.to_thread(self.collector.absorb, tracked, report, None)
+                self.observer.chunk_settled(chunk, record.status, report.get("summary"))
+                return
+            if record.status == "CANCELLED":
+                self.collector.cancelled(tracked, record.status)
+                return
+        if self.options.wait:
+            self.waiter.add(tracked)
+
+    # --- notifications -------------------------------------------------------------------------
+
+    async def _notifications(self) -> None:
+        """Wait for completion notifications of the open uploads, then let polling finish."""
+        try:
+            await wait_notified(self, self.options.notify, self.setup.endpoint,
+                                self.client.region)
+        finally:
+            self.waiter.hold.set()
+
+    def notified(self, ingestion_id: str, status: str, link: str | None) -> None:
+        tracked = self.waiter.discard(ingestion_id)
+        if tracked is not None:
+            self.waiter.finish(tracked, status, link)
+
+    # --- the end -------------------------------------------------------------------------------
+
+    def _delta_basis(self) -> DeltaBasis:
+        endpoint, key = self.setup.endpoint, self.setup.source_key
+        return lambda store, skus: self.tracking.known_hashes(endpoint, key, store, skus)
+
+    def _absorb_stats(self, planner: ChunkPlanner) -> None:
+        stats = planner.stats
+        with self.collector.lock:
+            for store_id, count in stats.invalid_by_store.items():
+                self.outcome.store(store_id).invalid = count
+            for store_id, count in stats.unchanged_by_store.items():
+                self.outcome.store(store_id).skipped_unchanged = count
+        self.tracking.update_push(self.setup.push_id, rows_read=stats.rows,
+                                  rows_invalid=stats.invalid)
+
+    def _finish(self, ran: str) -> str:
+        push_id = self.setup.push_id
+        chunks = self.tracking.chunks(push_id)
+        if ran != "ENDED":
+            status = "INTERRUPTED"
+        elif all(c.status in SETTLED for c in chunks):
+            status = "DONE"
+        elif not self.options.wait and all(c.ingestion_id for c in chunks):
+            status = "SUBMITTED"
+        else:
+            status = "INCOMPLETE"
+        if status == "DONE":
+            self.tracking.merge_staged(push_id, self.setup.endpoint, self.setup.source_key)
+        summary = {"pushId": push_id, "status": status, "endpoint": self.setup.endpoint,
+                   "sources": self.setup.names, "resumed": self.setup.resumed,
+                   **self.outcome.to_dict()}
+        self.results.save_summary(summary)
+        self.tracking.update_push(push_id, status=status, finished_at=time.time(),
+                                  summary=self.outcome.to_dict(), pid=None)
+        return status
+
+
+class _PlanSink:
+    """The planner thread's observer: problems are counted, written and shown."""
+
+    def __init__(self, push: Push) -> None:
+        self.push = push
+
+    def rows_read(self, rows: int, done_bytes: int) -> None:
+        self.push.observer.rows_read(rows, done_bytes)
+
+    def problem(self, problem: Problem) -> None:
+        # Warnings of valid rows come back in the service's reports: counted from there.
+        if problem.issue.is_error:
+            with self.push.collector.lock:
+                self.push.outcome.add_problem(problem)
+            self.push.results.invalid(problem)
+        self.push.observer.problem(problem)
+
+
+def _stores_of(chunk: Chunk) -> list[str]:
+    stores: list[str] = msgspec.json.decode(chunk.body)["allApplicableStores"]
+    return stores
+
+
+async def _put_checked(queue: asyncio.Queue[Chunk | None], chunk: Chunk | None,
+                       senders: list[asyncio.Task[None]]) -> None:
+    """Put into a lane's queue, but raise at once if a sender died (instead of blocking)."""
+    put = asyncio.ensure_future(queue.put(chunk))
+    while True:
+        done, _ = await asyncio.wait([put, *senders], return_when=asyncio.FIRST_COMPLETED)
+        for task in done:
+            if task is not put and task.exception() is not None:
+                put.cancel()
+                raise task.exception()  # type: ignore[misc]
+        if put in done:
+            return
+        senders = [t for t in senders if not t.done()]
+
