@@ -453,3 +453,12 @@ def test_notifications_complete_uploads_without_polling(env: Env,
     assert (result.status, result.outcome.totals().created) == ("DONE", 9)
     assert sorted(delivered) == sorted(c.ingestion_id for c in env.tracking.chunks(result.push_id))
     assert not [p for p, _ in env.transport.seen if p.endswith("getCatalogUploadStatus")]
+
+
+def test_sqs_region_comes_from_an_aws_queue_url_else_the_push() -> None:
+    from catalog_ingest.client.push.notify import sqs_client_kwargs
+
+    aws = "https://sqs.eu-west-1.amazonaws.com/123456789012/done"
+    assert sqs_client_kwargs(aws, "us-east-1") == {"region_name": "eu-west-1"}
+    assert sqs_client_kwargs("http://127.0.0.1:5000/123/q", "us-east-2") == {
+        "region_name": "us-east-2"}

@@ -79,7 +79,10 @@ def push(
     files: list[Path] | None = Files,
     mapping: Path | None = MappingOpt,
     store: str | None = StoreOpt,
-    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for processing and reports."),
+    wait_mode: str = typer.Option("poll", "--wait", is_flag=False, flag_value="poll",
+                                  help="How to wait for processing: poll (default) or notify "
+                                  "(SNS notifications; see --sqs-queue-url / --listen)."),
+    no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait for processing."),
     results_dir: Path | None = typer.Option(None, "--results-dir", file_okay=False,
                                             help="Where reports and summaries go."),
     endpoint: str | None = Endpoint,
@@ -103,10 +106,12 @@ def push(
     max_body_bytes: int = typer.Option(DEFAULT_MAX_BODY, "--max-body-bytes", min=4096),
     max_attempts: int = typer.Option(8, "--max-attempts", min=1,
                                      help="Attempts per request on throttling / retryable errors."),
-    notify_sqs: str | None = typer.Option(None, "--notify-sqs", help="Wait for completion "
-                                          "notifications from this SQS queue URL."),
-    notify_listen: str | None = typer.Option(None, "--notify-listen", help="Wait for completion "
-                                             "notifications on HOST:PORT (an HTTP subscriber)."),
+    notify_sqs: str | None = typer.Option(None, "--sqs-queue-url", "--notify-sqs",
+                                          help="With --wait notify: the SQS queue URL the "
+                                          "notifications arrive on."),
+    notify_listen: str | None = typer.Option(None, "--listen", "--notify-listen",
+                                             help="With --wait notify: HOST:PORT of a local "
+                                             "HTTP subscriber to run."),
     notify_timeout: float = typer.Option(3600.0, "--notify-timeout", min=1),
     progress: bool | None = typer.Option(None, "--progress/--no-progress"),
     as_json: bool = JsonOut,
@@ -114,8 +119,13 @@ def push(
     """Push catalog files: map, validate, upload in chunks, wait, fetch reports, summarise."""
     if not files and not resume:
         raise _usage("give the files to push (or --resume)")
+    if wait_mode not in ("poll", "notify"):
+        raise _usage("--wait takes poll or notify")
     if notify_sqs and notify_listen:
-        raise _usage("--notify-sqs and --notify-listen exclude each other")
+        raise _usage("--sqs-queue-url and --listen exclude each other")
+    if wait_mode == "notify" and not (notify_sqs or notify_listen):
+        raise _usage("--wait notify needs --sqs-queue-url URL or --listen HOST:PORT")
+    wait = not no_wait
     notify = (NotifyOptions(notify_sqs, notify_listen, notify_timeout)
               if notify_sqs or notify_listen else None)
     options = PushOptions(

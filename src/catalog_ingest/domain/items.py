@@ -60,8 +60,19 @@ def additional_ids(item: Mapping[str, Any]) -> list[dict[str, str | None]]:
 
 
 def canonical_values(item: Mapping[str, Any]) -> tuple[Any, ...]:
-    """The values an upsert stores, absent optional fields as None; equal tuples mean UNCHANGED."""
-    extras = tuple(
-        (e["external_product_id"], e["external_product_id_type"]) for e in additional_ids(item)
+    """The values an upsert stores, absent optional fields as None; equal tuples mean UNCHANGED.
+
+    In STORED_FIELDS order, then the additional ids as (id, type) pairs. Spelled out rather
+    than looped: it runs for every item of every upload.
+    """
+    get = item.get
+    raw = get(ADDITIONAL_IDS)
+    extras = (
+        tuple((e["external_product_id"], e.get("external_product_id_type")) for e in raw)
+        if raw else ()
     )
-    return (*(item.get(f) for f in STORED_FIELDS), extras)
+    return (
+        get("external_product_id"), get("external_product_id_type"), get("item_name"),
+        get("standard_price"), get("brand_name"), get("product_tax_code"),
+        get("product_category"), get("product_subcategory"), extras,
+    )

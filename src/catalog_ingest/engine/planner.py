@@ -57,6 +57,8 @@ class Plan:
     barcode_inserts: list[tuple[str, str, str]] = field(default_factory=list)
     rejection_upserts: list[tuple[Any, ...]] = field(default_factory=list)
     rejection_deletes: list[Key] = field(default_factory=list)
+    #: The owner each barcode key had before this plan first changed it (None: unowned).
+    owners_before: dict[Key, str | None] = field(default_factory=dict)
 
     def summary(self) -> dict[str, int]:
         counts = {"CREATED": 0, "UPDATED": 0, "UNCHANGED": 0, "ARCHIVED": 0}
@@ -106,7 +108,6 @@ def plan_upload(items: Sequence[Mapping[str, Any]], item_issues: Sequence[list[I
                 state: CatalogState, ingestion_id: str, now: float) -> Plan:
     """Decide every item in order; `item_issues[i]` are item i's stateless issues."""
     plan = Plan()
-    initial_owners = dict(state.owners)
     seen: set[Key] = set()
     for index, item in enumerate(items):
         key = (item["store_id"], item["item_sku"])
@@ -129,7 +130,7 @@ def plan_upload(items: Sequence[Mapping[str, Any]], item_issues: Sequence[list[I
         plan.results.append(ItemResult(index, key[1], key[0], "ACCEPTED", action, found))
         if key in state.rejected:
             plan.rejection_deletes.append(key)
-    _barcode_diff(initial_owners, state.owners, plan)
+    _barcode_diff(plan.owners_before, state.owners, plan)
     return plan
 
 
@@ -142,12 +143,14 @@ def _apply(item: Mapping[str, Any], key: Key, item_codes: list[str], state: Cata
         return "UNCHANGED"
     action = "UPDATED" if live else "CREATED"
     store, sku = key
-    owners = state.owners
+    owners, before = state.owners, plan.owners_before
     if live and old is not None:
         for code in old.barcodes:
             if owners.get((store, code)) == sku:
+                before.setdefault((store, code), sku)
                 del owners[(store, code)]
     for code in item_codes:
+        before.setdefault((store, code), owners.get((store, code)))
         owners[(store, code)] = sku
     state.items[key] = StoredItem(values, True, item_codes)
     plan.item_rows[key] = (store, sku, *values[:-1], encode_additional(values[-1]), True, now,
@@ -162,13 +165,16 @@ def _rejection_row(item: Mapping[str, Any], found: list[Issue], ingestion_id: st
             item.get("item_name"), item.get("product_category"), item.get("standard_price"))
 
 
-def _barcode_diff(before: Mapping[Key, str], after: Mapping[Key, str], plan: Plan) -> None:
+def _barcode_diff(before: Mapping[Key, str | None], after: Mapping[Key, str], plan: Plan) -> None:
+    """Deletes and inserts that take the barcodes table from `before` to `after`."""
     for key, owner in before.items():
-        if after.get(key) != owner:
+        now_owner = after.get(key)
+        if now_owner == owner:
+            continue
+        if owner is not None:
             plan.barcode_deletes.append(key)
-    for key, owner in after.items():
-        if before.get(key) != owner:
-            plan.barcode_inserts.append((key[0], key[1], owner))
+        if now_owner is not None:
+            plan.barcode_inserts.append((key[0], key[1], now_owner))
 
 
 def plan_archive(skus: Sequence[str], found: Sequence[tuple[str, str, bool]],

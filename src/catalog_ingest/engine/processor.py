@@ -102,7 +102,10 @@ def load_state(repo: CatalogRepo, items: Sequence[Mapping[str, Any]]) -> Catalog
             if stored.active:
                 for code in stored.barcodes:
                     state.owners[(store, code)] = sku
-        for code, sku in repo.load_barcode_owners(store, codes).items():
+        # A live item's barcodes are all its own (the invariant every write keeps), so only
+        # barcodes that no loaded item holds need looking up: none at all for a resync.
+        unknown = [code for code in codes if (store, code) not in state.owners]
+        for code, sku in repo.load_barcode_owners(store, unknown).items():
             state.owners[(store, code)] = sku
         state.rejected.update((store, sku) for sku in repo.load_rejected(store, skus))
     return state

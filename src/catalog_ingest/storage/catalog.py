@@ -180,7 +180,10 @@ def encode_additional(extras: tuple[tuple[str, str | None], ...]) -> str | None:
         return json.dumps([list(e) for e in extras], separators=(",", ":"), ensure_ascii=False)
 
 
+_decode_additional = msgspec.json.Decoder(list[tuple[str, str | None]])
+
+
 def decode_additional(raw: str | None) -> tuple[tuple[str, str | None], ...]:
     if not raw:
         return ()
-    return tuple((e[0], e[1]) for e in json.loads(raw))
+    return tuple(_decode_additional.decode(raw))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from catalog_ingest.client.notify_wait import wait_for_completions
 from catalog_ingest.client.sns import Completion, SnsVerifier
@@ -24,6 +25,18 @@ def verifier_for(endpoint: str, region: str) -> SnsVerifier:
     """Trust signing certificates served by this service, or by AWS SNS in the region."""
     return SnsVerifier(allowed_cert_url_prefixes=[
         endpoint.rstrip("/") + "/sns/", f"https://sns.{region}.amazonaws.com/"])
+
+
+def sqs_client_kwargs(queue_url: str | None, region: str) -> dict[str, str]:
+    """The queue's region: from an AWS queue URL (sqs.<region>.amazonaws.com), else the push's.
+
+    boto3 itself reads AWS_DEFAULT_REGION only, while the toolkit follows AWS_REGION too.
+    """
+    host = urlsplit(queue_url or "").hostname or ""
+    parts = host.split(".")
+    if len(parts) >= 4 and parts[0] == "sqs" and parts[2] == "amazonaws":
+        return {"region_name": parts[1]}
+    return {"region_name": region}
 
 
 async def wait_notified(push: Push, options: NotifyOptions | None, endpoint: str,
@@ -44,6 +57,8 @@ async def wait_notified(push: Push, options: NotifyOptions | None, endpoint: str
         error: BaseException | None = None
         try:
             wait_for_completions(wanted, sqs_queue_url=options.sqs_queue_url,
+                                 sqs_client_kwargs=sqs_client_kwargs(options.sqs_queue_url,
+                                                                     region),
                                  listen=options.listen, verifier=verifier_for(endpoint, region),
                                  timeout=options.timeout, on_completion=arrived,
                                  on_listening=lambda url: _note(loop, push, url))
