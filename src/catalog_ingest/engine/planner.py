@@ -152,7 +152,8 @@ def _apply(item: Mapping[str, Any], key: Key, item_codes: list[str], state: Cata
     for code in item_codes:
         before.setdefault((store, code), owners.get((store, code)))
         owners[(store, code)] = sku
-    state.items[key] = StoredItem(values, True, item_codes)
+    # state.items is not updated: a later occurrence of this key in the upload is rejected as a
+    # duplicate before anything looks the key up again.
     plan.item_rows[key] = (store, sku, *values[:-1], encode_additional(values[-1]), True, now,
                            ingestion_id)
     return action

@@ -7,7 +7,9 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -126,8 +128,9 @@ def _process_items(svc: Services, upload: Upload, worker_id: str,
         now = time.time()
         repo = CatalogRepo(conn)
         plan = plan_upload(items, issues, load_state(repo, items), upload.ingestion_id, now)
+        report = _write_report(svc, upload, plan, plan.summary(), now)
         write_plan(repo, plan, upload.ingestion_id, now)
-        _finish(svc, conn, upload, worker_id, plan, plan.summary(), now)
+        _finish(conn, upload, worker_id, report, now)
 
 
 def _process_archive(svc: Services, upload: Upload, worker_id: str, doc: Mapping[str, Any]) -> None:
@@ -145,22 +148,36 @@ def _process_archive(svc: Services, upload: Upload, worker_id: str, doc: Mapping
                 for code in stored.barcodes:
                     state.owners[(store, code)] = sku
         plan = plan_archive(skus, found, state, upload.ingestion_id, now)
+        report = _write_report(svc, upload, plan, archive_summary(plan, len(skus)), now)
         write_plan(repo, plan, upload.ingestion_id, now)
-        _finish(svc, conn, upload, worker_id, plan, archive_summary(plan, len(skus)), now)
+        _finish(conn, upload, worker_id, report, now)
 
 
-def _finish(svc: Services, conn: Any, upload: Upload, worker_id: str, plan: Plan,
-            summary: dict[str, int], now: float) -> None:
+@dataclass
+class _PendingReport:
+    key: str
+    summary: dict[str, int]
+    written: Future[None]
+
+
+def _write_report(svc: Services, upload: Upload, plan: Plan, summary: dict[str, int],
+                  now: float) -> _PendingReport:
+    """Start writing the report (its fsyncs overlap the bulk writes that follow)."""
     body = reports.build_report(
         ingestion_id=upload.ingestion_id, status=S.DONE.value, submitted_at=upload.submitted_at,
         started_at=upload.started_at, completed_at=now, summary=summary, results=plan.results,
     )
     key = reports.report_key(upload.ingestion_id)
-    svc.blobs.put(key, body)  # before the commit: DONE must never point at a missing report
-    if not uploads.finish(conn, upload.ingestion_id, worker_id, S.DONE.value, summary, None, key,
-                          now):
+    return _PendingReport(key, summary, svc.io.submit(svc.blobs.put, key, body))
+
+
+def _finish(conn: Any, upload: Upload, worker_id: str, report: _PendingReport,
+            now: float) -> None:
+    report.written.result()  # before the commit: DONE must never point at a missing report
+    if not uploads.finish(conn, upload.ingestion_id, worker_id, S.DONE.value, report.summary,
+                          None, report.key, now):
         raise LostClaim(upload.ingestion_id)
-    record_completion(conn, upload, S.DONE.value, summary, now)
+    record_completion(conn, upload, S.DONE.value, report.summary, now)
 
 
 def finish_fatal(svc: Services, upload: Upload, worker_id: str, code: str, message: str) -> str:
