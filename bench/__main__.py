@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import bench_accept, bench_memory, bench_process, bench_sustained
+from bench import bench_accept, bench_memory, bench_mmc, bench_process, bench_sustained
 from bench.common import BENCH_DIR, BenchResult, git_commit, machine
 
 BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
@@ -21,6 +21,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "process": bench_process.run,
     "memory": bench_memory.run,
     "sustained": bench_sustained.run,  # also the `resync` target
+    "mmc": bench_mmc.run,  # status p50, rejection report, listCatalogItems steadiness
 }
 RESULTS = BENCH_DIR / "RESULTS.md"
 
