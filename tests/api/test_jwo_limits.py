@@ -19,6 +19,7 @@ from catalog_ingest.api.auth import RawRequest
 from catalog_ingest.engine.services import Services
 from catalog_ingest.errors import TransientError
 from catalog_ingest.storage import uploads
+from tests.support.contract import expect
 from tests.support.signing import sign_headers
 from tests.support.tenants import Tenant, item, make_tenant
 
@@ -67,14 +68,6 @@ def limiter_settings(backend: str, rate: str) -> dict[str, Any]:
 
 BACKENDS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
 
-
-def expect(resp: httpx.Response, status: int, body: Any = None) -> Any:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"] == "application/json"
-    uuid.UUID(resp.headers["x-amzn-RequestId"])
-    if body is not None:
-        assert resp.json() == body
-    return resp.json()
 
 
 def upload_body(tenant: Tenant, sku: str = "sku-1") -> bytes:

@@ -18,6 +18,7 @@ from catalog_ingest.engine.reports import payload_key
 from catalog_ingest.engine.services import Services
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.storage import uploads
+from tests.support.contract import expect
 from tests.support.tenants import Tenant, item
 
 UPLOAD = "/v1/catalog/upload"
@@ -37,15 +38,6 @@ def post(client: TestClient, tenant: Tenant, path: str, body: bytes | Any) -> ht
                                        headers={"content-type": "application/json"})
     return resp
 
-
-def expect(resp: httpx.Response, status: int, body: Any = None) -> Any:
-    """The exact status (and body), JSON content type and a UUID request id."""
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"] == "application/json"
-    uuid.UUID(resp.headers["x-amzn-RequestId"])
-    if body is not None:
-        assert resp.json() == body
-    return resp.json()
 
 
 def submit(client: TestClient, tenant: Tenant, *items: dict[str, object]) -> str:

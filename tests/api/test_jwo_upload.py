@@ -14,6 +14,7 @@ from starlette.testclient import TestClient
 from catalog_ingest.engine.services import Services
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.storage import uploads
+from tests.support.contract import expect
 from tests.support.tenants import Tenant, item
 
 UPLOAD = "/v1/catalog/upload"
@@ -35,15 +36,6 @@ def post(client: TestClient, tenant: Tenant, body: bytes | Any,
                                        headers=all_headers)
     return resp
 
-
-def expect(resp: httpx.Response, status: int, body: Any = None) -> Any:
-    """The exact status (and body), JSON content type and a UUID request id."""
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"] == "application/json"
-    uuid.UUID(resp.headers["x-amzn-RequestId"])
-    if body is not None:
-        assert resp.json() == body
-    return resp.json()
 
 
 def upload_rows(svc: Services, retailer_id: str) -> list[uploads.Upload]:

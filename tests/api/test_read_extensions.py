@@ -6,7 +6,6 @@ from __future__ import annotations
 import base64
 import json
 import re
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ from catalog_ingest.domain.barcodes import gs1_check_digit
 from catalog_ingest.engine.services import Services
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.settings import Settings
+from tests.support.contract import expect
 from tests.support.tenants import Tenant, item
 
 UPLOAD = "/v1/catalog/upload"
@@ -49,14 +49,6 @@ def post(client: TestClient, tenant: Tenant, path: str, body: Any) -> httpx.Resp
     return client.post(path, content=content, auth=tenant.auth,
                        headers={"content-type": "application/json"})
 
-
-def expect(resp: httpx.Response, status: int, body: Any = None) -> Any:
-    assert resp.status_code == status, resp.text
-    assert resp.headers["content-type"] == "application/json"
-    uuid.UUID(resp.headers["x-amzn-RequestId"])
-    if body is not None:
-        assert resp.json() == body
-    return resp.json()
 
 
 def submit(client: TestClient, tenant: Tenant, items: list[dict[str, Any]]) -> str:
