@@ -462,3 +462,13 @@ def test_sqs_region_comes_from_an_aws_queue_url_else_the_push() -> None:
     assert sqs_client_kwargs(aws, "us-east-1") == {"region_name": "eu-west-1"}
     assert sqs_client_kwargs("http://127.0.0.1:5000/123/q", "us-east-2") == {
         "region_name": "us-east-2"}
+
+
+def test_wait_spellings_are_normalised() -> None:
+    from catalog_ingest.cli.main import normalize_argv
+
+    assert normalize_argv(["push", "a.csv", "--wait", "notify", "--listen", "h:1"]) == [
+        "push", "a.csv", "--wait-mode", "notify", "--listen", "h:1"]
+    assert normalize_argv(["push", "--wait=poll", "a.csv"]) == ["push", "--wait-mode=poll",
+                                                               "a.csv"]
+    assert normalize_argv(["push", "--wait", "a.csv"]) == ["push", "--wait", "a.csv"]

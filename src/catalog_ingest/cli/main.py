@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import typer
 
 from catalog_ingest.cli import admin, notify_admin, retailer, service
@@ -18,5 +20,26 @@ for _command in (retailer.push, retailer.validate, retailer.status, retailer.rep
     app.command()(_command)
 
 
+WAIT_MODES = ("poll", "notify")
+
+
+def normalize_argv(argv: list[str]) -> list[str]:
+    """`push --wait notify` (the issue's spelling) → `--wait-mode notify`; a bare `--wait`
+    stays the plain flag of the spec's `--wait / --no-wait`."""
+    out: list[str] = []
+    i = 0
+    while i < len(argv):
+        arg = argv[i]
+        if arg == "--wait" and i + 1 < len(argv) and argv[i + 1] in WAIT_MODES:
+            out += ["--wait-mode", argv[i + 1]]
+            i += 2
+            continue
+        if arg.startswith("--wait=") and arg.split("=", 1)[1] in WAIT_MODES:
+            arg = "--wait-mode=" + arg.split("=", 1)[1]
+        out.append(arg)
+        i += 1
+    return out
+
+
 def main() -> None:
-    app()
+    app(args=normalize_argv(sys.argv[1:]), prog_name="catalog-ingest")

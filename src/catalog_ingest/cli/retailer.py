@@ -79,10 +79,10 @@ def push(
     files: list[Path] | None = Files,
     mapping: Path | None = MappingOpt,
     store: str | None = StoreOpt,
-    wait_mode: str = typer.Option("poll", "--wait", is_flag=False, flag_value="poll",
-                                  help="How to wait for processing: poll (default) or notify "
+    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for processing and reports "
+                              "(`--wait notify` is short for --wait-mode notify)."),
+    wait_mode: str = typer.Option("poll", "--wait-mode", help="How to wait: poll, or notify "
                                   "(SNS notifications; see --sqs-queue-url / --listen)."),
-    no_wait: bool = typer.Option(False, "--no-wait", help="Do not wait for processing."),
     results_dir: Path | None = typer.Option(None, "--results-dir", file_okay=False,
                                             help="Where reports and summaries go."),
     endpoint: str | None = Endpoint,
@@ -125,7 +125,6 @@ def push(
         raise _usage("--sqs-queue-url and --listen exclude each other")
     if wait_mode == "notify" and not (notify_sqs or notify_listen):
         raise _usage("--wait notify needs --sqs-queue-url URL or --listen HOST:PORT")
-    wait = not no_wait
     notify = (NotifyOptions(notify_sqs, notify_listen, notify_timeout)
               if notify_sqs or notify_listen else None)
     options = PushOptions(
