@@ -47,18 +47,6 @@ def max_length(field: str) -> int:
     return FIELD_MAX_LENGTH.get(field, MAX_STRING)
 
 
-def additional_ids(item: Mapping[str, Any]) -> list[dict[str, str | None]]:
-    """The item's additional ids in canonical form (type None when absent)."""
-    raw = item.get(ADDITIONAL_IDS) or []
-    return [
-        {
-            "external_product_id": entry["external_product_id"],
-            "external_product_id_type": entry.get("external_product_id_type"),
-        }
-        for entry in raw
-    ]
-
-
 def canonical_values(item: Mapping[str, Any]) -> tuple[Any, ...]:
     """The values an upsert stores, absent optional fields as None; equal tuples mean UNCHANGED.
 

@@ -76,16 +76,8 @@ class Plan:
         }
 
 
-def barcode_fields(item: Mapping[str, Any]) -> list[tuple[str, str]]:
-    """(field path, barcode) of the item's primary and additional ids, in order."""
-    out = [("external_product_id", item["external_product_id"])]
-    for i, extra in enumerate(item.get(ADDITIONAL_IDS) or ()):
-        out.append((f"{ADDITIONAL_IDS}[{i}].external_product_id", extra["external_product_id"]))
-    return out
-
-
 def _barcode_path(position: int) -> str:
-    """The field path of an item's barcode number `position` (as in `barcode_fields`)."""
+    """The field path of an item's barcode number `position` (0: the primary, then additional)."""
     if position == 0:
         return "external_product_id"
     return f"{ADDITIONAL_IDS}[{position - 1}].external_product_id"
