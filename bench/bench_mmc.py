@@ -49,7 +49,7 @@ from catalog_ingest.api.mmc.status import StatusService, report_row
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import intake
 from catalog_ingest.engine.rejection_report import offer_snippet
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import admin, reads
@@ -62,7 +62,7 @@ PAGE = 1_000
 _page_decoder = msgspec.json.Decoder()
 
 
-def reject(svc: Services, tenant: Tenant) -> None:
+def reject(svc: Runtime, tenant: Tenant) -> None:
     """One real upload of N_REJECTED faulty items, processed by the worker."""
     items = datagen.generate(N_REJECTED, SEED, [STORE], start=N_ITEMS, fault_rate=1.0)
     intake.accept(svc, retailer_id=tenant.retailer_id, kind=UploadKind.UPLOAD,
@@ -87,7 +87,7 @@ def raw_count(db_path: Path, runs: int = 15) -> tuple[float, bool]:
     return median(times), has_index
 
 
-def measure_status(result: BenchResult, svc: Services, server: Server, headers: dict[str, str],
+def measure_status(result: BenchResult, svc: Runtime, server: Server, headers: dict[str, str],
                    path: str, ceiling: float, calls: int) -> str:
     with httpx.Client(base_url=server.url, headers=headers) as client:
         began = time.perf_counter()
@@ -121,7 +121,7 @@ def measure_status(result: BenchResult, svc: Services, server: Server, headers: 
     return str(body["rejectionReportUrl"])
 
 
-def report_ceiling(svc: Services, runs: int = 5) -> float:
+def report_ceiling(svc: Runtime, runs: int = 5) -> float:
     """csv.writer + zipfile (deflate) of the same rows, built in memory beforehand."""
     with svc.db.read() as conn:
         rejected = reads.rejected_rows(conn, STORE)
@@ -223,7 +223,7 @@ def run(quick: bool = False) -> BenchResult:
     data_dir = fresh_dir("mmc")
     shutil.copytree(base, data_dir, dirs_exist_ok=True,
                     ignore=shutil.ignore_patterns("*.migrate-lock", "marker.json"))
-    svc = open_services(Settings(data_dir=data_dir))
+    svc = open_runtime(Settings(data_dir=data_dir))
     try:
         with svc.db.write() as conn:
             auth, dev = admin.create_mmc_token(conn, tenant.retailer_id)

@@ -39,7 +39,7 @@ from bench.datagen import encode_body, generate, item_barcodes
 from catalog_ingest.domain.items import canonical_values
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import intake, processor
-from catalog_ingest.engine.services import open_services
+from catalog_ingest.runtime import open_runtime
 from catalog_ingest.engine.worker import Worker
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import migrate as migrate_mod
@@ -195,7 +195,7 @@ class Engine:
     """The service's engine on its own copy: `intake.accept`, then a timed `run_once`."""
 
     def __init__(self, base: Path, tenant: Tenant) -> None:
-        self.svc = open_services(Settings(data_dir=_copy(base, "process-engine")))
+        self.svc = open_runtime(Settings(data_dir=_copy(base, "process-engine")))
         self.worker = Worker(self.svc)
         self.tenant = tenant
         self.accepts: list[float] = []

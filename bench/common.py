@@ -21,7 +21,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import admin
 
@@ -122,7 +122,7 @@ class Tenant:
     secret: str
 
 
-def provision(svc: Services, name: str, stores: Sequence[str]) -> Tenant:
+def provision(svc: Runtime, name: str, stores: Sequence[str]) -> Tenant:
     with svc.db.write() as conn:
         retailer_id = admin.create_retailer(conn, name)
         for store in stores:
@@ -133,7 +133,7 @@ def provision(svc: Services, name: str, stores: Sequence[str]) -> Tenant:
 
 def provision_data_dir(data_dir: Path, stores: Sequence[str]) -> Tenant:
     """A migrated embedded-default data dir with one retailer owning `stores`."""
-    svc = open_services(Settings(data_dir=data_dir))
+    svc = open_runtime(Settings(data_dir=data_dir))
     try:
         return provision(svc, "Bench Retailer", stores)
     finally:

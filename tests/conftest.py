@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from catalog_ingest.api.app import create_app
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.app import create_app
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 from tests.support import pg
 from tests.support.tenants import Tenant, make_tenant
@@ -41,24 +41,24 @@ def settings(tmp_path: Path, database_url: str) -> Settings:
 
 
 @pytest.fixture
-def svc(settings: Settings) -> Iterator[Services]:
-    services = open_services(settings)
+def svc(settings: Settings) -> Iterator[Runtime]:
+    services = open_runtime(settings)
     yield services
     services.close()
 
 
 @pytest.fixture
-def tenant(svc: Services) -> Tenant:
+def tenant(svc: Runtime) -> Tenant:
     return make_tenant(svc, "Retailer One", ["store-01", "store-02"])
 
 
 @pytest.fixture
-def other_tenant(svc: Services) -> Tenant:
+def other_tenant(svc: Runtime) -> Tenant:
     return make_tenant(svc, "Retailer Two", ["other-01"])
 
 
 @pytest.fixture
-def client(svc: Services) -> Iterator[TestClient]:
-    app = create_app(svc.settings, services=svc)
+def client(svc: Runtime) -> Iterator[TestClient]:
+    app = create_app(svc.settings, runtime=svc)
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client

@@ -31,8 +31,8 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.testclient import TestClient
 
-from catalog_ingest.api.app import create_app
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.app import create_app
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.settings import Settings
 from tests.support.signing import sign_headers
@@ -75,7 +75,7 @@ class World:
     ingestion_ids: list[str]
 
 
-def _seed_uploads(svc: Services, tenant: Tenant, client: TestClient) -> list[str]:
+def _seed_uploads(svc: Runtime, tenant: Tenant, client: TestClient) -> list[str]:
     ids = []
     for n in range(6):
         body = {"catalogItems": [item(f"seed-{n}", "012345678905", tenant.stores[0])]}
@@ -90,11 +90,11 @@ def _seed_uploads(svc: Services, tenant: Tenant, client: TestClient) -> list[str
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = Path(tmp_path_factory.mktemp("fuzz"))
-    svc = open_services(Settings(data_dir=data, rate_limit="1000000/second",
+    svc = open_runtime(Settings(data_dir=data, rate_limit="1000000/second",
                                  secret_key=b"fuzz-secret-key-0123456789abcdef"))
     tenant = make_tenant(svc, "Fuzz Retailer", ["store-01", "store-02"])
     make_tenant(svc, "Other Retailer", ["other-01"])  # a store the steering must not reach
-    app = create_app(svc.settings, services=svc)
+    app = create_app(svc.settings, runtime=svc)
     with TestClient(app, base_url="http://testserver") as client:
         ids = _seed_uploads(svc, tenant, client)
     schema = schemathesis.openapi.from_asgi("/openapi.json", app)

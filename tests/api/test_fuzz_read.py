@@ -32,10 +32,10 @@ from schemathesis.specs.openapi.checks import (
 )
 from starlette.applications import Starlette
 
-from catalog_ingest.api.app import create_app
+from catalog_ingest.app import create_app
 from catalog_ingest.blobs.links import sign_path
 from catalog_ingest.domain.barcodes import gs1_check_digit
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import admin
@@ -86,13 +86,13 @@ class World:
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     data = Path(tmp_path_factory.mktemp("fuzz-read"))
-    svc: Services = open_services(Settings(data_dir=data, rate_limit="1000000/second",
+    svc: Runtime = open_runtime(Settings(data_dir=data, rate_limit="1000000/second",
                                            secret_key=b"fuzz-secret-key-0123456789abcdef"))
     tenant = make_tenant(svc, "Fuzz Retailer", ["store-01", "store-02"])
     with svc.db.write() as conn:
         auth, dev = admin.create_mmc_token(conn, tenant.retailer_id)
         store = admin.stores_by_id(conn, ["store-01"])["store-01"]
-    app = create_app(svc.settings, services=svc)
+    app = create_app(svc.settings, runtime=svc)
     barcodes = [f"{n:011d}" + str(gs1_check_digit(f"{n:011d}")) for n in range(1, 6)]
     client_items = [item(f"sku-{n}", code, "store-01", brand_name="B") for n, code in
                     enumerate(barcodes)] + [item("sku-bad", "123", "store-01")]

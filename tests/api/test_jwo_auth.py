@@ -12,7 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from catalog_ingest.api import auth as server_auth
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin
 from tests.support.signing import sign_headers
 from tests.support.tenants import Tenant, item
@@ -49,12 +49,12 @@ def expect_403(resp: httpx.Response, message: str) -> None:
     uuid.UUID(resp.headers["x-amzn-RequestId"])
 
 
-def stored_uploads(svc: Services) -> int:
+def stored_uploads(svc: Runtime) -> int:
     with svc.db.read() as conn:
         return int(conn.exec_driver_sql("SELECT count(*) FROM uploads").scalar_one())
 
 
-def test_signed_request_is_accepted(client: TestClient, svc: Services, tenant: Tenant) -> None:
+def test_signed_request_is_accepted(client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     resp = signed_post(client, UPLOAD, BODY, tenant.access_key_id, tenant.secret_access_key)
     assert resp.status_code == 201
     assert stored_uploads(svc) == 1
@@ -62,7 +62,7 @@ def test_signed_request_is_accepted(client: TestClient, svc: Services, tenant: T
 
 @pytest.mark.parametrize("path", ENDPOINTS)
 def test_unsigned_request_is_missing_token_before_the_body_is_judged(
-        client: TestClient, svc: Services, tenant: Tenant, path: str) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant, path: str) -> None:
     expect_403(client.post(path, content=BODY, headers={"content-type": "application/json"}),
                MISSING)
     expect_403(client.post(path, content=b"not json"), MISSING)
@@ -70,7 +70,7 @@ def test_unsigned_request_is_missing_token_before_the_body_is_judged(
 
 
 def test_wrong_secret_unknown_key_and_wrong_region(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     key, secret = tenant.access_key_id, tenant.secret_access_key
     expect_403(signed_post(client, UPLOAD, BODY, key, secret + "x"), MISMATCH)
     expect_403(signed_post(client, UPLOAD, BODY, "AKCI0000000000000000", secret), INVALID_TOKEN)
@@ -79,7 +79,7 @@ def test_wrong_secret_unknown_key_and_wrong_region(
     assert stored_uploads(svc) == 0
 
 
-def test_request_altered_after_signing(client: TestClient, svc: Services, tenant: Tenant) -> None:
+def test_request_altered_after_signing(client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     key, secret = tenant.access_key_id, tenant.secret_access_key
     altered = BODY.replace(b"sku-1", b"sku-2")
     expect_403(signed_post(client, UPLOAD, BODY, key, secret, send_body=altered), MISMATCH)
@@ -92,7 +92,7 @@ def test_request_altered_after_signing(client: TestClient, svc: Services, tenant
     assert stored_uploads(svc) == 0
 
 
-def test_revoked_key_is_an_invalid_token(client: TestClient, svc: Services,
+def test_revoked_key_is_an_invalid_token(client: TestClient, svc: Runtime,
                                          tenant: Tenant) -> None:
     with svc.db.write() as conn:
         spare_key, spare_secret = admin.create_key(conn, svc.settings.secret_key,
@@ -107,7 +107,7 @@ def test_revoked_key_is_an_invalid_token(client: TestClient, svc: Services,
 
 
 def test_disabled_retailer_is_not_authorized_on_the_path_it_called(
-        client: TestClient, svc: Services, tenant: Tenant, other_tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant, other_tenant: Tenant) -> None:
     key, secret = tenant.access_key_id, tenant.secret_access_key
     with svc.db.write() as conn:
         admin.set_retailer_enabled(conn, tenant.retailer_id, False)
@@ -146,7 +146,7 @@ class _FrozenDatetime(datetime):
                         "20261122T100500Z (20261122T100000Z + 5 min.)"),
 ], ids=["+5min", "-5min", "+5min1s", "-5min1s", "+1day"])
 def test_clock_skew_beyond_five_minutes_is_expired(
-        client: TestClient, svc: Services, tenant: Tenant, monkeypatch: pytest.MonkeyPatch,
+        client: TestClient, svc: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch,
         offset: timedelta, message: str | None) -> None:
     client_now = (SERVER_NOW + offset).replace(tzinfo=None)  # botocore's clock is naive UTC
     monkeypatch.setattr("botocore.auth.get_current_datetime", lambda *a, **k: client_now)

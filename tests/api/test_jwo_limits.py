@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
-from catalog_ingest.api.app import create_app
+from catalog_ingest.app import create_app
 from catalog_ingest.api.auth import RawRequest
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.errors import TransientError
 from catalog_ingest.storage import uploads
 from tests.support.contract import expect
@@ -38,13 +38,13 @@ AppFactory = Callable[..., TestClient]
 
 
 @pytest.fixture
-def app_with(svc: Services) -> Iterator[AppFactory]:
+def app_with(svc: Runtime) -> Iterator[AppFactory]:
     """Build a TestClient over the same database and blobs with some settings changed."""
     clients: list[TestClient] = []
 
     def build(**changes: Any) -> TestClient:
         settings = svc.settings.replace(**changes)
-        app = create_app(settings, services=Services(settings, svc.db, svc.blobs))
+        app = create_app(settings, runtime=Runtime(settings, svc.db, svc.blobs))
         clients.append(TestClient(app, base_url="http://testserver").__enter__())
         return clients[-1]
 
@@ -87,7 +87,7 @@ def status(client: TestClient, tenant: Tenant) -> httpx.Response:
     return resp
 
 
-def upload_count(svc: Services, tenant: Tenant) -> int:
+def upload_count(svc: Runtime, tenant: Tenant) -> int:
     with svc.db.read() as conn:
         return len(uploads.list_uploads(conn, tenant.retailer_id, 100_000, None, None))
 
@@ -100,7 +100,7 @@ def expect_throttled(resp: httpx.Response, window_seconds: int) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_rate_limit_is_per_retailer_over_all_endpoints_after_auth(
-        app_with: AppFactory, svc: Services, backend: str) -> None:
+        app_with: AppFactory, svc: Runtime, backend: str) -> None:
     client = app_with(**limiter_settings(backend, "10/minute"))
     tenant = make_tenant(svc, "Busy", [f"busy-{uuid.uuid4().hex[:8]}"])
     other = make_tenant(svc, "Calm", [f"calm-{uuid.uuid4().hex[:8]}"])
@@ -118,7 +118,7 @@ def test_rate_limit_is_per_retailer_over_all_endpoints_after_auth(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
-def test_ten_per_second_under_a_burst(app_with: AppFactory, svc: Services, backend: str) -> None:
+def test_ten_per_second_under_a_burst(app_with: AppFactory, svc: Runtime, backend: str) -> None:
     client = app_with(**limiter_settings(backend, "10/second"))
     tenant = make_tenant(svc, "Burst", [f"burst-{uuid.uuid4().hex[:8]}"])
     other = make_tenant(svc, "Bystander", [f"by-{uuid.uuid4().hex[:8]}"])
@@ -151,7 +151,7 @@ def _chunks(data: bytes, size: int = 128) -> Iterator[bytes]:
 
 
 def test_body_over_the_limit_is_413_before_parsing(
-        app_with: AppFactory, svc: Services, tenant: Tenant) -> None:
+        app_with: AppFactory, svc: Runtime, tenant: Tenant) -> None:
     client = app_with(max_body_bytes=1000)
     exact, over = _padded(tenant, 1000), _padded(tenant, 1001)
     headers = {"content-type": "application/json"}
@@ -185,7 +185,7 @@ FAILURES = {
 
 @pytest.mark.parametrize("case", list(FAILURES))
 def test_upload_server_failures_are_the_contracts_500s(
-        client: TestClient, svc: Services, tenant: Tenant, monkeypatch: pytest.MonkeyPatch,
+        client: TestClient, svc: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch,
         case: str) -> None:
     target, exc, answer = FAILURES[case]
     if target == "blobs.put":
@@ -201,7 +201,7 @@ def test_upload_server_failures_are_the_contracts_500s(
 
 
 def test_status_failures_and_last_resort_500(
-        client: TestClient, svc: Services, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+        client: TestClient, svc: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as patch:
         patch.setattr(uploads, "get_upload",

@@ -13,9 +13,9 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from catalog_ingest.api.app import create_app
+from catalog_ingest.app import create_app
 from catalog_ingest.engine.reports import payload_key
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.storage import uploads
 from tests.support.contract import expect
@@ -61,7 +61,7 @@ def report(client: TestClient, tenant: Tenant, ingestion_id: str) -> dict[str, A
     return body
 
 
-def upload_rows(svc: Services, retailer_id: str) -> list[uploads.Upload]:
+def upload_rows(svc: Runtime, retailer_id: str) -> list[uploads.Upload]:
     with svc.db.read() as conn:
         return uploads.list_uploads(conn, retailer_id, 100_000, None, None)
 
@@ -89,7 +89,7 @@ def test_ingestion_id_request_model(client: TestClient, tenant: Tenant, path: st
 
 @pytest.mark.parametrize("path", [STATUS, CANCEL], ids=["status", "cancel"])
 def test_unknown_or_foreign_ingestion_id_is_invalid_parameter(
-        client: TestClient, svc: Services, tenant: Tenant, other_tenant: Tenant,
+        client: TestClient, svc: Runtime, tenant: Tenant, other_tenant: Tenant,
         path: str) -> None:
     theirs = submit(client, other_tenant, item("sku-a", "012345678905", "other-01"))
     for unknown in (str(uuid.uuid4()), "i" * 255, "", theirs, theirs.upper()):
@@ -99,7 +99,7 @@ def test_unknown_or_foreign_ingestion_id_is_invalid_parameter(
 
 
 def test_status_link_is_empty_until_done_then_a_fresh_presigned_link(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     ingestion_id = submit(client, tenant, ITEM_A, ITEM_B)
     assert status_of(client, tenant, ingestion_id) == {
         "processingStatus": "INQUEUE", "reportDownloadLink": ""}
@@ -117,7 +117,7 @@ def test_status_link_is_empty_until_done_then_a_fresh_presigned_link(
     assert [r["action"] for r in body["itemResults"]] == ["CREATED", "CREATED"]
 
 
-def test_fatal_upload_has_a_report_link(client: TestClient, svc: Services,
+def test_fatal_upload_has_a_report_link(client: TestClient, svc: Runtime,
                                         tenant: Tenant) -> None:
     ingestion_id = submit(client, tenant, ITEM_A)
     svc.blobs.delete(payload_key(ingestion_id))
@@ -130,17 +130,17 @@ def test_fatal_upload_has_a_report_link(client: TestClient, svc: Services,
 
 
 @pytest.fixture
-def public_client(svc: Services) -> Iterator[TestClient]:
+def public_client(svc: Runtime) -> Iterator[TestClient]:
     settings = svc.settings.replace(public_url="https://catalog.example.com/",
                                     report_link_ttl=120)
-    app = create_app(settings, services=Services(settings, svc.db, svc.blobs))
+    app = create_app(settings, runtime=Runtime(settings, svc.db, svc.blobs))
     with TestClient(app, base_url="http://internal:8080") as test_client:
         yield test_client
 
 
 @SQLITE_ONLY
 def test_link_uses_public_url_and_configured_ttl(
-        public_client: TestClient, svc: Services, tenant: Tenant) -> None:
+        public_client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     ingestion_id = submit(public_client, tenant, ITEM_A)
     drain(svc)
     before = time.time()
@@ -153,7 +153,7 @@ def test_link_uses_public_url_and_configured_ttl(
     assert int(before) + 120 <= expires <= int(after) + 121
 
 
-def test_cancel_while_queued_then_conflict(client: TestClient, svc: Services,
+def test_cancel_while_queued_then_conflict(client: TestClient, svc: Runtime,
                                            tenant: Tenant) -> None:
     cancelled = submit(client, tenant, ITEM_A)
     expect(post(client, tenant, CANCEL, {"ingestionId": cancelled}), 200,
@@ -198,7 +198,7 @@ def archive_body(case: bytes | Any) -> bytes | Any:
 
 @SQLITE_ONLY
 @pytest.mark.parametrize("case", list(ARCHIVE_MODEL_CASES))
-def test_archive_request_model(client: TestClient, svc: Services, tenant: Tenant,
+def test_archive_request_model(client: TestClient, svc: Runtime, tenant: Tenant,
                                case: str) -> None:
     expect(post(client, tenant, ARCHIVE, archive_body(ARCHIVE_MODEL_CASES[case])), 400, INVALID)
     assert upload_rows(svc, tenant.retailer_id) == []
@@ -216,7 +216,7 @@ def test_archive_at_its_limits_is_accepted(client: TestClient, tenant: Tenant) -
     ["other-01"], ["store-01", "other-01"],
 ], ids=["missing-one", "extra-unknown", "extra-other-retailers", "other-only", "swapped"])
 def test_archive_must_name_exactly_the_retailers_stores(
-        client: TestClient, svc: Services, tenant: Tenant, other_tenant: Tenant,
+        client: TestClient, svc: Runtime, tenant: Tenant, other_tenant: Tenant,
         stores: list[str]) -> None:
     body = {"itemSkus": ["sku-a"], "allApplicableStores": stores}
     expect(post(client, tenant, ARCHIVE, body), 400, {"errorMsg": ALL_STORES + "store-01,store-02"})
@@ -224,7 +224,7 @@ def test_archive_must_name_exactly_the_retailers_stores(
 
 
 def test_archive_store_list_names_only_the_callers_stores(
-        client: TestClient, svc: Services, tenant: Tenant, other_tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant, other_tenant: Tenant) -> None:
     body = {"itemSkus": ["sku-a"], "allApplicableStores": ["store-01", "store-02"]}
     expect(post(client, other_tenant, ARCHIVE, body), 400, {"errorMsg": ALL_STORES + "other-01"})
     assert upload_rows(svc, other_tenant.retailer_id) == []
@@ -239,7 +239,7 @@ def _results(body: dict[str, Any]) -> list[tuple[Any, ...]]:
 
 
 def test_archive_is_queued_with_uploads_and_stays_in_its_retailer(
-        client: TestClient, svc: Services, tenant: Tenant, other_tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant, other_tenant: Tenant) -> None:
     theirs = item("sku-a", "012345678905", "other-01", external_product_id_type="UPC")
     submit(client, other_tenant, theirs)
     first = submit(client, tenant, ITEM_A, item("sku-a", "4006381333931", "store-02"))
@@ -267,7 +267,7 @@ def test_archive_is_queued_with_uploads_and_stays_in_its_retailer(
     expect(post(client, other_tenant, STATUS, {"ingestionId": archived}), 400, BAD_PARAM)
 
 
-def test_archive_honours_idempotency_key(client: TestClient, svc: Services,
+def test_archive_honours_idempotency_key(client: TestClient, svc: Runtime,
                                          tenant: Tenant) -> None:
     body = json.dumps({"itemSkus": ["sku-a"], "allApplicableStores": ["store-01", "store-02"]})
     headers = {"content-type": "application/json", "Idempotency-Key": "archive-1"}

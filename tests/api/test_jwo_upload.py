@@ -11,7 +11,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.storage import uploads
 from tests.support.contract import expect
@@ -38,7 +38,7 @@ def post(client: TestClient, tenant: Tenant, body: bytes | Any,
 
 
 
-def upload_rows(svc: Services, retailer_id: str) -> list[uploads.Upload]:
+def upload_rows(svc: Runtime, retailer_id: str) -> list[uploads.Upload]:
     with svc.db.read() as conn:
         return uploads.list_uploads(conn, retailer_id, 100_000, None, None)
 
@@ -142,7 +142,7 @@ MODEL_CASES: dict[str, Callable[[], bytes | Any]] = {
 @SQLITE_ONLY
 @pytest.mark.parametrize("case", list(MODEL_CASES))
 def test_request_model_violation_is_invalid_request_body(
-        client: TestClient, svc: Services, tenant: Tenant, case: str) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant, case: str) -> None:
     resp = post(client, tenant, MODEL_CASES[case]())
     expect(resp, 400, INVALID)
     assert upload_rows(svc, tenant.retailer_id) == []
@@ -161,7 +161,7 @@ def _at_limits() -> list[dict[str, Any]]:
 
 @SQLITE_ONLY
 def test_every_limit_reached_but_not_exceeded_is_accepted(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     first = expect(post(client, tenant, items_body(*_at_limits())), 201)
     big = expect(post(client, tenant, _many(10_000)), 201)
     counts = {u.ingestion_id: u.item_count for u in upload_rows(svc, tenant.retailer_id)}
@@ -169,7 +169,7 @@ def test_every_limit_reached_but_not_exceeded_is_accepted(
 
 
 def test_accepted_upload_is_201_with_a_uuid4_and_queued(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     body = items_body(GOOD, item("sku-2", "4006381333931", "store-02"))
     answer = expect(post(client, tenant, body), 201)
     assert list(answer) == ["ingestionId"]
@@ -181,7 +181,7 @@ def test_accepted_upload_is_201_with_a_uuid4_and_queued(
 
 
 def test_unknown_attributes_are_accepted_and_reported_as_warnings(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     body = {"catalogItems": [changed(color="red", dimensions={"w": [1, 2]})], "batch": 7}
     answer = expect(post(client, tenant, body), 201)
     assert drain(svc) == ["DONE"]
@@ -201,7 +201,7 @@ def test_unknown_attributes_are_accepted_and_reported_as_warnings(
     (["other-01", "nowhere"], UNKNOWN_STORES),
 ], ids=["unknown", "other-retailers", "own+unknown", "own+other-retailers", "other+unknown"])
 def test_store_errors_are_seen_from_the_callers_retailer(
-        client: TestClient, svc: Services, tenant: Tenant, other_tenant: Tenant,
+        client: TestClient, svc: Runtime, tenant: Tenant, other_tenant: Tenant,
         stores: list[str], answer: dict[str, str]) -> None:
     body = items_body(*(item(f"sku-{n}", "012345678905", s) for n, s in enumerate(stores)))
     expect(post(client, tenant, body), 400, answer)
@@ -218,7 +218,7 @@ def test_request_model_is_checked_before_stores(client: TestClient, tenant: Tena
 
 
 def test_same_idempotency_key_and_body_returns_the_first_upload(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     key = {"Idempotency-Key": "retry-" + uuid.uuid4().hex}
     first = expect(post(client, tenant, items_body(GOOD), key), 201)
     again = expect(post(client, tenant, items_body(GOOD), key), 201)
@@ -232,7 +232,7 @@ def test_same_idempotency_key_and_body_returns_the_first_upload(
 
 
 def test_same_idempotency_key_with_another_body_is_refused(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     key = {"Idempotency-Key": "k-1"}
     first = expect(post(client, tenant, items_body(GOOD), key), 201)
     other = items_body(changed(item_name="Renamed"))
@@ -242,7 +242,7 @@ def test_same_idempotency_key_with_another_body_is_refused(
 
 
 def test_idempotency_keys_are_per_retailer(
-        client: TestClient, svc: Services, tenant: Tenant, other_tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant, other_tenant: Tenant) -> None:
     key = {"Idempotency-Key": "shared-key"}
     mine = expect(post(client, tenant, items_body(GOOD), key), 201)
     body = items_body(item("sku-1", "012345678905", "other-01"))
@@ -254,7 +254,7 @@ def test_idempotency_keys_are_per_retailer(
 
 
 @SQLITE_ONLY
-def test_idempotency_key_length_limit(client: TestClient, svc: Services, tenant: Tenant) -> None:
+def test_idempotency_key_length_limit(client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     expect(post(client, tenant, items_body(GOOD), {"Idempotency-Key": "k" * 256}), 400, INVALID)
     assert upload_rows(svc, tenant.retailer_id) == []
     expect(post(client, tenant, items_body(GOOD), {"Idempotency-Key": "k" * 255}), 201)

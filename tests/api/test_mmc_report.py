@@ -19,7 +19,7 @@ from starlette.testclient import TestClient
 
 from catalog_ingest.blobs.links import sign_path
 from catalog_ingest.domain.barcodes import gs1_check_digit
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import admin
@@ -51,7 +51,7 @@ def post(client: TestClient, tenant: Tenant, path: str, body: Any) -> httpx.Resp
                        headers={"content-type": "application/json"})
 
 
-def apply(client: TestClient, svc: Services, tenant: Tenant, items: list[dict[str, Any]]) -> str:
+def apply(client: TestClient, svc: Runtime, tenant: Tenant, items: list[dict[str, Any]]) -> str:
     resp = post(client, tenant, "/v1/catalog/upload", {"catalogItems": items})
     assert resp.status_code == 201, resp.text
     drain(svc)
@@ -65,12 +65,12 @@ def processing_report(client: TestClient, tenant: Tenant, ingestion_id: str) -> 
     return body
 
 
-def add_hostile_store(svc: Services, tenant: Tenant) -> admin.Store:
+def add_hostile_store(svc: Runtime, tenant: Tenant) -> admin.Store:
     with svc.db.write() as conn:
         return admin.add_store(conn, tenant.retailer_id, "store-x", name=HOSTILE_STORE_NAME)
 
 
-def mmc_headers(svc: Services, tenant: Tenant) -> dict[str, str]:
+def mmc_headers(svc: Runtime, tenant: Tenant) -> dict[str, str]:
     with svc.db.write() as conn:
         auth, dev = admin.create_mmc_token(conn, tenant.retailer_id)
     return {"AuthenticationToken": auth, "DeveloperToken": dev}
@@ -116,7 +116,7 @@ def expected_body_row(entry: dict[str, Any], issues: list[dict[str, Any]]) -> li
 
 
 def test_report_layout_row_for_row_with_hostile_values(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     store = add_hostile_store(svc, tenant)
     headers = mmc_headers(svc, tenant)
     fixed = item("sku-fixed", upc(22), "store-x", standard_price="x")
@@ -151,7 +151,7 @@ def test_report_layout_row_for_row_with_hostile_values(
 
 @SQLITE_ONLY
 def test_report_ignores_accept_and_lists_nothing_when_clean(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     store = add_hostile_store(svc, tenant)
     headers = mmc_headers(svc, tenant)
     apply(client, svc, tenant, [REJECTED[0]])
@@ -167,7 +167,7 @@ def test_report_ignores_accept_and_lists_nothing_when_clean(
 
 
 @SQLITE_ONLY
-def test_report_link_from_xml_status(client: TestClient, svc: Services, tenant: Tenant) -> None:
+def test_report_link_from_xml_status(client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     store = add_hostile_store(svc, tenant)
     headers = mmc_headers(svc, tenant)
     apply(client, svc, tenant, REJECTED)
@@ -187,7 +187,7 @@ def _invalid(resp: httpx.Response) -> None:
 
 
 @SQLITE_ONLY
-def test_expired_or_altered_links_are_400(client: TestClient, svc: Services,
+def test_expired_or_altered_links_are_400(client: TestClient, svc: Runtime,
                                           tenant: Tenant) -> None:
     store = add_hostile_store(svc, tenant)
     headers = mmc_headers(svc, tenant)

@@ -18,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from catalog_ingest.domain.barcodes import gs1_check_digit
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import admin
@@ -40,13 +40,13 @@ def upc(n: int) -> str:
     return body + str(gs1_check_digit(body))
 
 
-def tokens_for(svc: Services, tenant: Tenant) -> dict[str, str]:
+def tokens_for(svc: Runtime, tenant: Tenant) -> dict[str, str]:
     with svc.db.write() as conn:
         auth, dev = admin.create_mmc_token(conn, tenant.retailer_id)
     return {"AuthenticationToken": auth, "DeveloperToken": dev}
 
 
-def ids(svc: Services, store_id: str) -> tuple[int, int]:
+def ids(svc: Runtime, store_id: str) -> tuple[int, int]:
     with svc.db.read() as conn:
         store = admin.stores_by_id(conn, [store_id])[store_id]
     return store.merchant_id, store.catalog_id
@@ -74,7 +74,7 @@ def error_of(resp: httpx.Response, status: int, code: str, alt: str = "json") ->
         assert root.tag == "Errors" and root.findtext("Error/Code") == code
 
 
-def apply(client: TestClient, svc: Services, tenant: Tenant, body: dict[str, Any],
+def apply(client: TestClient, svc: Runtime, tenant: Tenant, body: dict[str, Any],
           path: str = "/v1/catalog/upload") -> str:
     resp = client.post(path, content=json.dumps(body).encode(), auth=tenant.auth,
                        headers={"content-type": "application/json"})
@@ -99,7 +99,7 @@ def counts(client: TestClient, path: str, headers: dict[str, str]) -> tuple[int,
 
 
 def test_counts_through_accept_reject_fix_rebreak_archive(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     headers = tokens_for(svc, tenant)
     merchant, catalog = ids(svc, "store-01")
     path = status_path(merchant, catalog)
@@ -134,7 +134,7 @@ def test_counts_through_accept_reject_fix_rebreak_archive(
 
 
 @SQLITE_ONLY
-def test_rejection_report_url_is_a_presigned_link(client: TestClient, svc: Services,
+def test_rejection_report_url_is_a_presigned_link(client: TestClient, svc: Runtime,
                                                   tenant: Tenant) -> None:
     headers = tokens_for(svc, tenant)
     merchant, catalog = ids(svc, "store-01")
@@ -152,7 +152,7 @@ def test_rejection_report_url_is_a_presigned_link(client: TestClient, svc: Servi
 
 
 @SQLITE_ONLY
-def test_token_and_header_errors(client: TestClient, svc: Services, tenant: Tenant,
+def test_token_and_header_errors(client: TestClient, svc: Runtime, tenant: Tenant,
                                  other_tenant: Tenant) -> None:
     headers = tokens_for(svc, tenant)
     other = tokens_for(svc, other_tenant)
@@ -182,7 +182,7 @@ def test_token_and_header_errors(client: TestClient, svc: Services, tenant: Tena
 
 
 @SQLITE_ONLY
-def test_alt_values(client: TestClient, svc: Services, tenant: Tenant) -> None:
+def test_alt_values(client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     headers = tokens_for(svc, tenant)
     path = status_path(*ids(svc, "store-01"))
     for alt in ("yaml", "XML", "Json", "", "json "):
@@ -195,7 +195,7 @@ def test_alt_values(client: TestClient, svc: Services, tenant: Tenant) -> None:
 
 
 @SQLITE_ONLY
-def test_unknown_or_foreign_catalog_is_404(client: TestClient, svc: Services, tenant: Tenant,
+def test_unknown_or_foreign_catalog_is_404(client: TestClient, svc: Runtime, tenant: Tenant,
                                            other_tenant: Tenant) -> None:
     headers = tokens_for(svc, tenant)
     merchant, catalog = ids(svc, "store-01")
@@ -210,7 +210,7 @@ def test_unknown_or_foreign_catalog_is_404(client: TestClient, svc: Services, te
 
 
 @SQLITE_ONLY
-def test_failure_is_500_with_activity_id(client: TestClient, svc: Services,
+def test_failure_is_500_with_activity_id(client: TestClient, svc: Runtime,
                                          tenant: Tenant) -> None:
     headers = tokens_for(svc, tenant)
     path = status_path(*ids(svc, "store-01"))
@@ -223,7 +223,7 @@ def test_failure_is_500_with_activity_id(client: TestClient, svc: Services,
 
 
 @SQLITE_ONLY
-def test_activity_ids_are_fresh(client: TestClient, svc: Services, tenant: Tenant) -> None:
+def test_activity_ids_are_fresh(client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     headers = tokens_for(svc, tenant)
     path = status_path(*ids(svc, "store-01"))
     seen = {get(client, path, h).headers["WebRequestActivityId"]
@@ -234,7 +234,7 @@ def test_activity_ids_are_fresh(client: TestClient, svc: Services, tenant: Tenan
 def test_real_server_status_and_report(tmp_path: Path) -> None:
     """The whole path over real HTTP: a `serve` process with its worker, signed uploads, tokens."""
     data_dir = tmp_path / "server"
-    svc = open_services(Settings(data_dir=data_dir))
+    svc = open_runtime(Settings(data_dir=data_dir))
     try:
         tenant = make_tenant(svc, "E2E Retailer", ["e2e-01"])
         headers = tokens_for(svc, tenant)

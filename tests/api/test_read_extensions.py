@@ -14,7 +14,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from catalog_ingest.domain.barcodes import gs1_check_digit
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.settings import Settings
 from tests.support.contract import expect
@@ -55,7 +55,7 @@ def submit(client: TestClient, tenant: Tenant, items: list[dict[str, Any]]) -> s
     return str(expect(post(client, tenant, UPLOAD, {"catalogItems": items}), 201)["ingestionId"])
 
 
-def apply(client: TestClient, svc: Services, tenant: Tenant, items: list[dict[str, Any]]) -> str:
+def apply(client: TestClient, svc: Runtime, tenant: Tenant, items: list[dict[str, Any]]) -> str:
     ingestion_id = submit(client, tenant, items)
     drain(svc)
     return ingestion_id
@@ -83,7 +83,7 @@ FULL = item("sku-full", upc(1), "store-01", "Crème \"fraîche\", 200g",
 BARE = item("sku-bare", upc(4), "store-01")
 
 
-def test_get_items_shape_order_and_missing(client: TestClient, svc: Services,
+def test_get_items_shape_order_and_missing(client: TestClient, svc: Runtime,
                                            tenant: Tenant) -> None:
     ingestion_id = apply(client, svc, tenant, [FULL, BARE])
     answer = expect(post(client, tenant, GET_ITEMS, {
@@ -103,7 +103,7 @@ def test_get_items_shape_order_and_missing(client: TestClient, svc: Services,
 
 
 def test_archived_items_are_listed_but_do_not_answer_lookups(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     apply(client, svc, tenant, [FULL, BARE])
     found = expect(post(client, tenant, LOOKUP, {"store_id": "store-01",
                                                  "external_product_id": upc(3)}), 200)
@@ -131,7 +131,7 @@ def test_archived_items_are_listed_but_do_not_answer_lookups(
         "ACTIVE", again)
 
 
-def test_list_items_pages_in_sku_order(client: TestClient, svc: Services, tenant: Tenant) -> None:
+def test_list_items_pages_in_sku_order(client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     items = [item(f"sku-{n:03d}", upc(100 + n), "store-01") for n in (7, 3, 24, *range(25))]
     apply(client, svc, tenant, list({i["item_sku"]: i for i in items}.values()))
     listed = list_all(client, tenant, "store-01", 10)
@@ -143,7 +143,7 @@ def test_list_items_pages_in_sku_order(client: TestClient, svc: Services, tenant
 
 
 def test_pages_are_stable_while_uploads_are_applied(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     apply(client, svc, tenant, [item(f"sku-{n:03d}", upc(200 + n), "store-01")
                                 for n in range(0, 40, 2)])
     page = expect(post(client, tenant, LIST_ITEMS, {"store_id": "store-01", "maxResults": 5}), 200)
@@ -189,7 +189,7 @@ def _altered(token: str) -> list[str]:
     return [t for t in out if t != token]
 
 
-def test_page_tokens_are_tamper_proof(client: TestClient, svc: Services, tenant: Tenant,
+def test_page_tokens_are_tamper_proof(client: TestClient, svc: Runtime, tenant: Tenant,
                                       other_tenant: Tenant) -> None:
     apply(client, svc, tenant, [item(f"sku-{n}", upc(300 + n), s)
                                 for n in range(3) for s in ("store-01", "store-02")])
@@ -214,7 +214,7 @@ def test_page_tokens_are_tamper_proof(client: TestClient, svc: Services, tenant:
     assert [i["item_sku"] for i in rest["catalogItems"]] == ["sku-1", "sku-2"]
 
 
-def test_unknown_or_foreign_store(client: TestClient, svc: Services, tenant: Tenant,
+def test_unknown_or_foreign_store(client: TestClient, svc: Runtime, tenant: Tenant,
                                   other_tenant: Tenant) -> None:
     apply(client, svc, other_tenant, [item("sku-x", upc(400), "other-01")])
     for store in ("nope", "other-01"):
@@ -249,7 +249,7 @@ def test_unsigned_is_refused(client: TestClient, path: str) -> None:
 
 
 def test_list_uploads_newest_first_with_filter_and_cancel(
-        client: TestClient, svc: Services, tenant: Tenant, other_tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant, other_tenant: Tenant) -> None:
     done = apply(client, svc, tenant, [item("sku-1", upc(500), "store-01")])
     submit(client, other_tenant, [item("sku-1", upc(500), "other-01")])
     cancelled = submit(client, tenant, [item("sku-2", upc(501), "store-01")])

@@ -8,26 +8,26 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from tests.support.tenants import Tenant, item
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 UPLOAD = "/v1/catalog/upload"
 
 
-def _payload_files(svc: Services) -> list[Path]:
+def _payload_files(svc: Runtime) -> list[Path]:
     root = svc.settings.data_dir / "blobs" / "payloads"
     return sorted(root.glob("*.json")) if root.exists() else []
 
 
-def _eventually_empty(svc: Services) -> list[Path]:
+def _eventually_empty(svc: Runtime) -> list[Path]:
     deadline = time.monotonic() + 10
     while _payload_files(svc) and time.monotonic() < deadline:
         time.sleep(0.01)  # polling a condition with a deadline
     return _payload_files(svc)
 
 
-def test_refused_uploads_leave_no_payload(client: TestClient, svc: Services,
+def test_refused_uploads_leave_no_payload(client: TestClient, svc: Runtime,
                                           tenant: Tenant) -> None:
     bad_store = {"catalogItems": [item("A", "4006381333931", "nowhere")]}
     assert client.post(UPLOAD, json=bad_store, auth=tenant.auth).status_code == 400
@@ -35,7 +35,7 @@ def test_refused_uploads_leave_no_payload(client: TestClient, svc: Services,
     assert _eventually_empty(svc) == []
 
 
-def test_idempotent_replay_keeps_only_the_first_payload(client: TestClient, svc: Services,
+def test_idempotent_replay_keeps_only_the_first_payload(client: TestClient, svc: Runtime,
                                                         tenant: Tenant) -> None:
     body = {"catalogItems": [item("A", "4006381333931", "store-01")]}
     headers = {"Idempotency-Key": "k"}

@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy import select
 
 from catalog_ingest.engine.reports import report_key
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import tables, uploads
 from catalog_ingest.storage.uploads import Upload
@@ -78,7 +78,7 @@ class Rig:
     """One data dir and one provisioning that every server start of a test shares."""
 
     data_dir: Path
-    svc: Services
+    svc: Runtime
     tenant: Tenant
     sent: list[Sent] = field(default_factory=list)
 
@@ -114,7 +114,7 @@ class Rig:
 @pytest.fixture
 def rig(tmp_path: Path) -> Iterator[Rig]:
     settings = Settings(data_dir=tmp_path / "data", secret_key=bytes.fromhex(SECRET_HEX))
-    svc = open_services(settings)
+    svc = open_runtime(settings)
     try:
         yield Rig(settings.data_dir, svc, make_tenant(svc, "Crash Retailer", list(STORES)))
     finally:

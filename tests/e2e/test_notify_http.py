@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from catalog_ingest.engine.services import open_services
+from catalog_ingest.runtime import open_runtime
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import notifications as repo
 from catalog_ingest.storage import uploads
@@ -56,7 +56,7 @@ class Deployment:
     def __init__(self, tmp_path: Path) -> None:
         self.data_dir = tmp_path / "data"
         self.env = clean_env(self.data_dir)
-        self.svc = open_services(Settings(data_dir=self.data_dir))
+        self.svc = open_runtime(Settings(data_dir=self.data_dir))
         self.tenant: Tenant = make_tenant(self.svc, "Notified", ["n-store-1"])
         self.server = ServerProcess(self.data_dir)
         self.server.env = self.env  # not the test process's CATALOG_INGEST_* settings

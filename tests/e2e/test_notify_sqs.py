@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from catalog_ingest.client.notify_wait import service_verifier, wait_for_completions
-from catalog_ingest.engine.services import open_services
+from catalog_ingest.runtime import open_runtime
 from catalog_ingest.settings import Settings
 from tests.e2e.test_notify_http import admin_json, clean_env, wait_for
 from tests.support import pg
@@ -88,7 +88,7 @@ def receive_one(client: Any, queue_url: str) -> dict[str, Any]:
 def test_embedded_service_publishes_to_sqs(tmp_path: Path, moto_url: str) -> None:
     data_dir = tmp_path / "data"
     env = clean_env(data_dir)
-    svc = open_services(Settings(data_dir=data_dir))
+    svc = open_runtime(Settings(data_dir=data_dir))
     tenant = make_tenant(svc, "Queued", ["q-store-1"])
     svc.close()
     server = ServerProcess(data_dir)
@@ -126,7 +126,7 @@ def test_postgres_with_a_separate_worker_process(tmp_path: Path, moto_url: str,
     env = clean_env(data_dir, CATALOG_INGEST_DATABASE_URL=database_url,
                     CATALOG_INGEST_PUBLIC_URL=server.url)
     server.env = env
-    svc = open_services(Settings(data_dir=data_dir, database_url=database_url))
+    svc = open_runtime(Settings(data_dir=data_dir, database_url=database_url))
     tenant = make_tenant(svc, "Queued", ["q-store-1"])
     svc.close()
     _, queue_url = new_queue(moto_url)

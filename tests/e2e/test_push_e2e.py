@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from catalog_ingest.domain.barcodes import gs1_check_digit
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import uploads
 from tests.support.server import ServerProcess
@@ -116,7 +116,7 @@ def generate(path: Path, rows: int, stores: tuple[str, str], *,
 @dataclass
 class Rig:
     data_dir: Path
-    svc: Services
+    svc: Runtime
     server: ServerProcess
 
     def tenant(self, name: str) -> tuple[Tenant, tuple[str, str]]:
@@ -132,7 +132,7 @@ class Rig:
 
 def start_rig(root: Path, env: dict[str, str] | None = None) -> Rig:
     settings = Settings(data_dir=root / "data", secret_key=bytes.fromhex(SECRET_HEX))
-    svc = open_services(settings)
+    svc = open_runtime(settings)
     server = ServerProcess(settings.data_dir, env={"CATALOG_INGEST_SECRET_KEY": SECRET_HEX,
                                                   **(env or {})})
     server.env.pop("CATALOG_INGEST_DATABASE_URL", None)

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from catalog_ingest.engine.services import open_services
+from catalog_ingest.runtime import open_runtime
 from catalog_ingest.settings import Settings
 from tests.e2e.test_notify_http import clean_env
 from tests.e2e.test_notify_sqs import moto_url, new_queue, subscribe
@@ -30,7 +30,7 @@ SKU-3,012345678905,Ink,n-store-1,12
 def test_push_waits_on_sqs_notifications(tmp_path: Path, moto_url: str) -> None:
     data_dir = tmp_path / "data"
     env = clean_env(data_dir)
-    svc = open_services(Settings(data_dir=data_dir))
+    svc = open_runtime(Settings(data_dir=data_dir))
     tenant = make_tenant(svc, "Notified", ["n-store-1"])
     svc.close()
     sqs, queue_url = new_queue(moto_url)

@@ -23,7 +23,7 @@ from catalog_ingest.domain.rules import item_issues
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import intake
 from catalog_ingest.engine.reports import report_key
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import tables
 from tests.support.tenants import Tenant
 
@@ -169,7 +169,7 @@ TYPES = ("UPC", "EAN", "EAN8", "ISBN", "GTIN", "PLU")
 SKUS = tuple(f"sku-{n}" for n in range(8))
 
 
-def new_stores(svc: Services, count: int = 2) -> tuple[str, list[str]]:
+def new_stores(svc: Runtime, count: int = 2) -> tuple[str, list[str]]:
     """A fresh retailer with `count` fresh stores: (retailer id, store ids)."""
     from catalog_ingest.storage import admin
 
@@ -243,7 +243,7 @@ def random_ops(rng: random.Random, stores: Sequence[str], count: int) -> list[Op
     return ops
 
 
-def accept_op(svc: Services, retailer_id: str, stores: Sequence[str], op: Op) -> str:
+def accept_op(svc: Runtime, retailer_id: str, stores: Sequence[str], op: Op) -> str:
     if op[0] == "archive":
         return accept_archive(svc, retailer_id, op[1], stores)
     return accept_upload(svc, retailer_id, op[1])
@@ -263,7 +263,7 @@ def expect_op(oracle: CatalogOracle, stores: Sequence[str], op: Op) -> tuple[
 # --- the real engine's side ---------------------------------------------------------------
 
 
-def accept_upload(svc: Services, retailer_id: str, items: Sequence[Mapping[str, Any]]) -> str:
+def accept_upload(svc: Runtime, retailer_id: str, items: Sequence[Mapping[str, Any]]) -> str:
     """Queue an upload straight through intake (as the upload handler does after its checks)."""
     body = json.dumps({"catalogItems": list(items)}).encode()
     stores = list(dict.fromkeys(str(i["store_id"]) for i in items))
@@ -271,19 +271,19 @@ def accept_upload(svc: Services, retailer_id: str, items: Sequence[Mapping[str, 
                          item_count=len(items), store_ids=stores, idempotency_key=None)
 
 
-def accept_archive(svc: Services, retailer_id: str, skus: Sequence[str],
+def accept_archive(svc: Runtime, retailer_id: str, skus: Sequence[str],
                    stores: Sequence[str]) -> str:
     body = json.dumps({"itemSkus": list(skus), "allApplicableStores": list(stores)}).encode()
     return intake.accept(svc, retailer_id=retailer_id, kind=UploadKind.ARCHIVE, body=body,
                          item_count=len(skus), store_ids=list(stores), idempotency_key=None)
 
 
-def stored_report(svc: Services, ingestion_id: str) -> dict[str, Any]:
+def stored_report(svc: Runtime, ingestion_id: str) -> dict[str, Any]:
     doc: dict[str, Any] = json.loads(svc.blobs.get(report_key(ingestion_id)))
     return doc
 
 
-def catalog_rows(svc: Services, stores: Sequence[str]) -> dict[tuple[str, str], Row]:
+def catalog_rows(svc: Runtime, stores: Sequence[str]) -> dict[tuple[str, str], Row]:
     """The items table for these stores, in the oracle's form."""
     i = tables.items.c
     query = select(i.store_id, i.item_sku, i.external_product_id, i.item_name,
@@ -296,7 +296,7 @@ def catalog_rows(svc: Services, stores: Sequence[str]) -> dict[tuple[str, str], 
                            bool(r[11])) for r in rows}
 
 
-def catalog_barcodes(svc: Services, stores: Sequence[str]) -> dict[tuple[str, str], str]:
+def catalog_barcodes(svc: Runtime, stores: Sequence[str]) -> dict[tuple[str, str], str]:
     b = tables.barcodes.c
     with svc.db.read() as conn:
         rows = conn.execute(select(b.store_id, b.barcode, b.item_sku)

@@ -11,7 +11,7 @@ from starlette.testclient import TestClient
 
 from catalog_ingest.engine import planner, processor
 from catalog_ingest.engine.reports import payload_key
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.notify import outbox
 from catalog_ingest.storage import uploads
@@ -68,7 +68,7 @@ def assert_fatal_report(doc: dict[str, Any], ingestion_id: str, received: int) -
     return error
 
 
-def upload_row(svc: Services, ingestion_id: str) -> uploads.Upload:
+def upload_row(svc: Runtime, ingestion_id: str) -> uploads.Upload:
     with svc.db.read() as conn:
         row = uploads.get_upload(conn, ingestion_id)
     assert row is not None
@@ -77,7 +77,7 @@ def upload_row(svc: Services, ingestion_id: str) -> uploads.Upload:
 
 @pytest.mark.parametrize("damage", ["deleted", "garbled"])
 def test_unreadable_payload_is_fatal_with_an_error_and_applies_nothing(
-        client: TestClient, svc: Services, tenant: Tenant, monkeypatch: pytest.MonkeyPatch,
+        client: TestClient, svc: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch,
         damage: str) -> None:
     seen = completions(monkeypatch)
     lost = submit(client, tenant, ITEMS)
@@ -96,7 +96,7 @@ def test_unreadable_payload_is_fatal_with_an_error_and_applies_nothing(
 
 
 def test_processing_that_always_fails_ends_fatal_after_max_attempts(
-        client: TestClient, svc: Services, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+        client: TestClient, svc: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = completions(monkeypatch)
     wrapper, calls = failing(planner.plan_upload, lambda n: True)
@@ -113,7 +113,7 @@ def test_processing_that_always_fails_ends_fatal_after_max_attempts(
 
 
 def test_a_failure_after_partial_writes_rolls_back_and_a_fatal_upload_does_not_block_the_queue(
-        client: TestClient, svc: Services, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+        client: TestClient, svc: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # insert_barcodes runs after the item rows are written in the same transaction.
     wrapper, calls = failing(CatalogRepo.insert_barcodes, lambda n: True)
@@ -132,7 +132,7 @@ def test_a_failure_after_partial_writes_rolls_back_and_a_fatal_upload_does_not_b
 
 
 def test_one_failed_attempt_is_retried_and_the_upload_is_done_exactly_once(
-        client: TestClient, svc: Services, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+        client: TestClient, svc: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seen = completions(monkeypatch)
     wrapper, calls = failing(CatalogRepo.insert_barcodes, lambda n: n == 1)

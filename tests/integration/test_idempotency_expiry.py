@@ -8,21 +8,21 @@ from sqlalchemy import select
 
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import intake
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import tables as t
 from tests.support.tenants import Tenant
 
 
-def _accept(svc: Services, tenant: Tenant, body: bytes) -> str:
+def _accept(svc: Runtime, tenant: Tenant, body: bytes) -> str:
     return intake.accept(svc, retailer_id=tenant.retailer_id, kind=UploadKind.UPLOAD, body=body,
                          item_count=1, store_ids=["store-01"], idempotency_key="key-1")
 
 
-def test_same_key_within_ttl_replays(svc: Services, tenant: Tenant) -> None:
+def test_same_key_within_ttl_replays(svc: Runtime, tenant: Tenant) -> None:
     assert _accept(svc, tenant, b"{}") == _accept(svc, tenant, b"{}")
 
 
-def test_expired_key_is_released_and_reused(svc: Services, tenant: Tenant) -> None:
+def test_expired_key_is_released_and_reused(svc: Runtime, tenant: Tenant) -> None:
     svc.settings = dataclasses.replace(svc.settings, idempotency_ttl=-1)
     first = _accept(svc, tenant, b"{}")
     second = _accept(svc, tenant, b"{}")

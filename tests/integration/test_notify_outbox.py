@@ -18,7 +18,7 @@ from catalog_ingest.cli.main import app as cli_app
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import intake
 from catalog_ingest.engine.reports import payload_key
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import Worker, drain
 from catalog_ingest.notify import documents, outbox, subscriptions
 from catalog_ingest.notify.delivery import Deliverer, backoff_delay, deliver_due
@@ -30,7 +30,7 @@ from tests.support.tenants import Tenant, item
 QUEUE = "https://sqs.eu-west-1.amazonaws.com/123456789012/catalog-done"
 
 
-def accept(svc: Services, tenant: Tenant, *skus: str) -> str:
+def accept(svc: Runtime, tenant: Tenant, *skus: str) -> str:
     items = [item(sku, "012345678905" if n == 0 else "4006381333931", tenant.stores[0])
              for n, sku in enumerate(skus)]
     body = json.dumps({"catalogItems": items}).encode()
@@ -39,14 +39,14 @@ def accept(svc: Services, tenant: Tenant, *skus: str) -> str:
                          idempotency_key=None)
 
 
-def sqs_sub(svc: Services, tenant: Tenant, queue: str = QUEUE) -> repo.Subscription:
+def sqs_sub(svc: Runtime, tenant: Tenant, queue: str = QUEUE) -> repo.Subscription:
     with svc.db.write() as conn:
         return subscriptions.subscribe_sqs(conn, svc.settings.secret_key, tenant.retailer_id,
                                            queue, access_key_id="AKIDEXAMPLE",
                                            secret_access_key="secret/key")
 
 
-def http_sub(svc: Services, tenant: Tenant, url: str, confirm: bool) -> repo.Subscription:
+def http_sub(svc: Runtime, tenant: Tenant, url: str, confirm: bool) -> repo.Subscription:
     with svc.db.write() as conn:
         sub = subscriptions.subscribe_http(conn, tenant.retailer_id, url)
         if confirm:
@@ -59,13 +59,13 @@ def http_sub(svc: Services, tenant: Tenant, url: str, confirm: bool) -> repo.Sub
     return sub
 
 
-def notifications(svc: Services, tenant: Tenant) -> list[repo.OutboxRow]:
+def notifications(svc: Runtime, tenant: Tenant) -> list[repo.OutboxRow]:
     with svc.db.read() as conn:
         return [r for r in repo.outbox_rows(conn, tenant.retailer_id) if r.kind == "Notification"]
 
 
 def test_done_upload_records_one_message_per_confirmed_subscription(
-        svc: Services, tenant: Tenant, other_tenant: Tenant) -> None:
+        svc: Runtime, tenant: Tenant, other_tenant: Tenant) -> None:
     first, second = sqs_sub(svc, tenant), sqs_sub(svc, tenant, QUEUE + "-2")
     http_sub(svc, tenant, "http://127.0.0.1:9/unconfirmed", confirm=False)
     sqs_sub(svc, other_tenant)
@@ -84,7 +84,7 @@ def test_done_upload_records_one_message_per_confirmed_subscription(
     assert notifications(svc, other_tenant) == []
 
 
-def test_rolled_back_end_leaves_no_message(svc: Services, tenant: Tenant,
+def test_rolled_back_end_leaves_no_message(svc: Runtime, tenant: Tenant,
                                           monkeypatch: pytest.MonkeyPatch) -> None:
     sqs_sub(svc, tenant)
     ingestion_id = accept(svc, tenant, "A-1")
@@ -104,14 +104,14 @@ def test_rolled_back_end_leaves_no_message(svc: Services, tenant: Tenant,
     assert [r.ingestion_id for r in notifications(svc, tenant)] == [ingestion_id]
 
 
-def test_unconfirmed_subscription_gets_nothing(svc: Services, tenant: Tenant) -> None:
+def test_unconfirmed_subscription_gets_nothing(svc: Runtime, tenant: Tenant) -> None:
     http_sub(svc, tenant, "http://127.0.0.1:9/hook", confirm=False)
     accept(svc, tenant, "A-1")
     drain(svc)
     assert notifications(svc, tenant) == []
 
 
-def test_cancelled_and_fatal_uploads_are_notified(svc: Services, tenant: Tenant) -> None:
+def test_cancelled_and_fatal_uploads_are_notified(svc: Runtime, tenant: Tenant) -> None:
     sqs_sub(svc, tenant)
     cancelled = accept(svc, tenant, "A-1")
     intake.cancel(svc, tenant.retailer_id, cancelled)
@@ -140,11 +140,11 @@ class Clock:
         return self.now
 
 
-def test_delivery_retries_with_backoff_then_gives_up(svc: Services, tenant: Tenant,
+def test_delivery_retries_with_backoff_then_gives_up(svc: Runtime, tenant: Tenant,
                                                      receiver: Receiver) -> None:
     settings = svc.settings.replace(notify_backoff_base=2.0, notify_backoff_max=8.0,
                                     notify_retry_seconds=30)
-    svc = Services(settings, svc.db, svc.blobs)
+    svc = Runtime(settings, svc.db, svc.blobs)
     sub = http_sub(svc, tenant, receiver.url, confirm=True)
     receiver.status = lambda doc: 500
     assert receiver.received == []
@@ -182,7 +182,7 @@ def test_backoff_jitter_stays_within_half_and_full_delay() -> None:
 
 
 def test_delivered_document_is_signed_and_carries_the_message(
-        svc: Services, tenant: Tenant, receiver: Receiver) -> None:
+        svc: Runtime, tenant: Tenant, receiver: Receiver) -> None:
     sub = http_sub(svc, tenant, receiver.url, confirm=True)
     ingestion_id = accept(svc, tenant, "A-1")
     drain(svc)
@@ -204,7 +204,7 @@ def test_delivered_document_is_signed_and_carries_the_message(
     assert deliver_due(svc) == 0  # delivered once, not again
 
 
-def test_unsubscribed_endpoint_gets_nothing_more(svc: Services, tenant: Tenant,
+def test_unsubscribed_endpoint_gets_nothing_more(svc: Runtime, tenant: Tenant,
                                                  receiver: Receiver) -> None:
     sub = http_sub(svc, tenant, receiver.url, confirm=True)
     accept(svc, tenant, "A-1")
@@ -228,7 +228,7 @@ def cli(settings_env: dict[str, str], *args: str) -> dict[str, Any]:
     return answer
 
 
-def test_admin_commands(svc: Services, tenant: Tenant, receiver: Receiver) -> None:
+def test_admin_commands(svc: Runtime, tenant: Tenant, receiver: Receiver) -> None:
     env = {"CATALOG_INGEST_DATA_DIR": str(svc.settings.data_dir),
            "CATALOG_INGEST_DATABASE_URL": svc.settings.database_url,
            "CATALOG_INGEST_SECRET_KEY": svc.settings.secret_key.hex()}
@@ -260,8 +260,8 @@ def test_admin_commands(svc: Services, tenant: Tenant, receiver: Receiver) -> No
     assert both.exit_code == 2
 
 
-def test_every_process_signs_with_the_same_stored_key(svc: Services) -> None:
-    other = open_services(svc.settings)
+def test_every_process_signs_with_the_same_stored_key(svc: Runtime) -> None:
+    other = open_runtime(svc.settings)
     try:
         mine = documents.signing_key(svc.db, svc.settings.secret_key)
         theirs = documents.signing_key(other.db, svc.settings.secret_key)
@@ -271,7 +271,7 @@ def test_every_process_signs_with_the_same_stored_key(svc: Services) -> None:
 
 
 
-def test_sns_routes(svc: Services, tenant: Tenant, client: TestClient) -> None:
+def test_sns_routes(svc: Runtime, tenant: Tenant, client: TestClient) -> None:
     sub = http_sub(svc, tenant, "http://127.0.0.1:9/hook", confirm=False)
     again = http_sub(svc, tenant, "http://127.0.0.1:9/hook", confirm=False)
     assert again.subscription_id == sub.subscription_id  # as SNS: one per endpoint

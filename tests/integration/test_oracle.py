@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, note
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
 from tests.integration.oracle import (
     CatalogOracle,
@@ -28,7 +28,7 @@ from tests.integration.oracle import (
 )
 
 
-def run_and_compare(svc: Services, rng: random.Random) -> None:
+def run_and_compare(svc: Runtime, rng: random.Random) -> None:
     retailer_id, stores = new_stores(svc)
     ops = random_ops(rng, stores, rng.randint(1, 8))
     note(f"operations: {ops}")
@@ -45,7 +45,7 @@ def run_and_compare(svc: Services, rng: random.Random) -> None:
     assert catalog_barcodes(svc, stores) == oracle.barcodes()
 
 
-def test_engine_matches_the_oracle_on_random_sequences(svc: Services, database_url: str) -> None:
+def test_engine_matches_the_oracle_on_random_sequences(svc: Runtime, database_url: str) -> None:
     # Every example gets a fresh retailer and fresh stores in the one database of the test.
     examples = 15 if database_url else 40
 

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.storage import tables
 from tests.integration.oracle import EXTRAS, download_report, submit
@@ -88,7 +88,7 @@ RULE_ITEMS: list[dict[str, object]] = [
 
 
 def test_every_item_rule_is_reported_per_item_in_upload_order(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     before = time.time()
     ingestion_id = submit(client, tenant, RULE_ITEMS)
     assert drain(svc) == ["DONE"]
@@ -144,7 +144,7 @@ def _assert_warnings(coloured: dict[str, Any], untyped: dict[str, Any]) -> None:
     assert "UPC-A" in inferred["message"]
 
 
-def _assert_only_accepted_items_stored(svc: Services) -> None:
+def _assert_only_accepted_items_stored(svc: Runtime) -> None:
     i = tables.items.c
     with svc.db.read() as conn:
         rows = conn.execute(select(i.item_sku, i.item_name, i.external_product_id)
@@ -160,7 +160,7 @@ def _assert_only_accepted_items_stored(svc: Services) -> None:
 
 
 def test_conflict_names_the_sku_that_holds_the_barcode_from_an_earlier_upload(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     submit(client, tenant, [_ean("holder-sku", EAN_A)])
     second = submit(client, tenant, [
         _ean("taker-sku", EAN_B, [_typed(EAN8, "EAN8"), _typed(EAN_A, "EAN")]),
@@ -180,7 +180,7 @@ def test_conflict_names_the_sku_that_holds_the_barcode_from_an_earlier_upload(
 
 
 def test_issues_of_one_item_are_all_reported_and_unknown_nested_attributes_warn(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     many = {**item("many", "123", S1, "   ", standard_price="1.2345"),
             EXTRAS: [{"external_product_id": UPC_A, "shade": "blue"}]}
     ingestion_id = submit(client, tenant, [many])

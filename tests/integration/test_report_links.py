@@ -13,9 +13,9 @@ import pytest
 from starlette.testclient import TestClient
 
 from catalog_ingest.api import system
-from catalog_ingest.api.app import create_app
+from catalog_ingest.app import create_app
 from catalog_ingest.blobs.links import LinkExpired, LinkInvalid, verify_path
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.settings import from_env
 from tests.integration.oracle import report_link, submit
@@ -55,15 +55,15 @@ def at(monkeypatch: pytest.MonkeyPatch, now: float) -> None:
 
 
 @pytest.fixture
-def short_lived(svc: Services) -> Iterator[TestClient]:
+def short_lived(svc: Runtime) -> Iterator[TestClient]:
     settings = svc.settings.replace(report_link_ttl=1)
-    app = create_app(settings, services=Services(settings, svc.db, svc.blobs))
+    app = create_app(settings, runtime=Runtime(settings, svc.db, svc.blobs))
     with TestClient(app, base_url="http://testserver") as test_client:
         yield test_client
 
 
 def test_link_is_valid_until_its_expiry_and_expired_after(
-        client: TestClient, svc: Services, tenant: Tenant,
+        client: TestClient, svc: Runtime, tenant: Tenant,
         monkeypatch: pytest.MonkeyPatch) -> None:
     ingestion_id = submit_one(client, tenant, "A")
     drain(svc)
@@ -81,7 +81,7 @@ def test_link_is_valid_until_its_expiry_and_expired_after(
 
 
 def test_short_ttl_link_expires_ttl_after_the_status_call(
-        short_lived: TestClient, svc: Services, tenant: Tenant,
+        short_lived: TestClient, svc: Runtime, tenant: Tenant,
         monkeypatch: pytest.MonkeyPatch) -> None:
     ingestion_id = submit_one(short_lived, tenant, "A")
     drain(svc)
@@ -104,7 +104,7 @@ def test_short_ttl_link_expires_ttl_after_the_status_call(
 
 @SQLITE_ONLY
 def test_altered_links_are_refused_and_never_serve_another_uploads_report(
-        client: TestClient, svc: Services, tenant: Tenant, other_tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant, other_tenant: Tenant) -> None:
     mine = submit_one(client, tenant, "A")
     sibling = submit_one(client, tenant, "B")
     theirs = submit_one(client, other_tenant, "A")
@@ -133,14 +133,14 @@ def test_altered_links_are_refused_and_never_serve_another_uploads_report(
 
 @SQLITE_ONLY
 def test_public_url_from_the_environment_is_the_links_host(
-        svc: Services, tenant: Tenant) -> None:
+        svc: Runtime, tenant: Tenant) -> None:
     env = {"CATALOG_INGEST_PUBLIC_URL": "https://catalog.example.org/",
            "CATALOG_INGEST_REPORT_LINK_TTL": "90"}
     settings = from_env(env).replace(data_dir=svc.settings.data_dir,
                                      database_url=svc.settings.database_url,
                                      secret_key=svc.settings.secret_key)
     assert (settings.public_url, settings.report_link_ttl) == ("https://catalog.example.org/", 90)
-    app = create_app(settings, services=Services(settings, svc.db, svc.blobs))
+    app = create_app(settings, runtime=Runtime(settings, svc.db, svc.blobs))
     with TestClient(app, base_url="http://10.0.0.7:8080") as internal:
         ingestion_id = submit_one(internal, tenant, "A")
         drain(svc)

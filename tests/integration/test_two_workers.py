@@ -22,7 +22,7 @@ import psycopg
 import pytest
 from sqlalchemy import select
 
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import tables
 from catalog_ingest.storage.uploads import _PG_CLAIM_LOCK  # the lock every claim takes
@@ -80,7 +80,7 @@ def workers(url: str, data_dir: Path, log_dir: Path) -> Iterator[list[subprocess
                 proc.wait()
 
 
-def enqueue(svc: Services, rng: random.Random) -> list[tuple[int, list[str], Op, str]]:
+def enqueue(svc: Runtime, rng: random.Random) -> list[tuple[int, list[str], Op, str]]:
     """~40 overlapping uploads and archives of three retailers, interleaved: (retailer, stores,
     op, ingestion id) in acceptance order."""
     tenants = [new_stores(svc) for _ in range(RETAILERS)]
@@ -95,7 +95,7 @@ def enqueue(svc: Services, rng: random.Random) -> list[tuple[int, list[str], Op,
     return accepted
 
 
-def statuses(svc: Services) -> list[tuple[str, str, int, str | None]]:
+def statuses(svc: Runtime) -> list[tuple[str, str, int, str | None]]:
     u = tables.uploads.c
     with svc.db.read() as conn:
         rows = conn.execute(select(u.ingestion_id, u.status, u.attempts, u.claimed_by)
@@ -107,7 +107,7 @@ def test_two_worker_processes_apply_every_upload_once_in_acceptance_order(
         pg_databases: pg.PgDatabases, tmp_path: Path) -> None:
     url = pg_databases.new()
     data_dir = tmp_path / "data"
-    svc = open_services(Settings(data_dir=data_dir, database_url=url))
+    svc = open_runtime(Settings(data_dir=data_dir, database_url=url))
     try:
         accepted = enqueue(svc, random.Random(20261122))
         with psycopg.connect(url, autocommit=True) as gate, \
@@ -138,7 +138,7 @@ def test_two_worker_processes_apply_every_upload_once_in_acceptance_order(
         pg_databases.drop(url)
 
 
-def assert_matches_oracle(svc: Services, accepted: list[tuple[int, list[str], Op, str]]) -> None:
+def assert_matches_oracle(svc: Runtime, accepted: list[tuple[int, list[str], Op, str]]) -> None:
     oracles = {n: CatalogOracle() for n, *_ in accepted}
     for n, stores, op, ingestion_id in accepted:
         expected, summary = expect_op(oracles[n], stores, op)

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.storage import uploads
 from tests.integration.oracle import (
@@ -45,7 +45,7 @@ def ok(sku: str, store: str, action: str) -> tuple[Any, ...]:
 
 
 def test_upsert_created_unchanged_updated_and_absent_fields_become_empty(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     full = {**item("A", UPC_A, S1, "Crisps"), **FULL}
     first = submit(client, tenant, [full])
     # The same values again, an absent optional attribute now given as null: nothing changed.
@@ -67,7 +67,7 @@ def test_upsert_created_unchanged_updated_and_absent_fields_become_empty(
 
 
 def test_released_barcodes_can_be_taken_later_in_the_upload_and_in_later_uploads(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     submit(client, tenant, [{**item("A", UPC_A, S1), **FULL}])
     moved = submit(client, tenant, [
         item("B", EAN_A, S1),                 # still A's: conflict
@@ -90,7 +90,7 @@ def test_released_barcodes_can_be_taken_later_in_the_upload_and_in_later_uploads
 
 
 def test_uploads_are_processed_in_acceptance_order_and_the_later_one_wins(
-        client: TestClient, svc: Services, tenant: Tenant, other_tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant, other_tenant: Tenant) -> None:
     ids = [
         submit(client, tenant, [item("A", UPC_A, S1, "one")]),
         submit(client, other_tenant, [item("A", UPC_A, "other-01", "theirs")]),
@@ -118,7 +118,7 @@ def test_uploads_are_processed_in_acceptance_order_and_the_later_one_wins(
 
 
 def test_archive_per_store_not_found_already_archived_release_and_reactivation(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     submit(client, tenant, [item("A", UPC_A, S1), item("A", UPC_A, S2), item("B", EAN_A, S1),
                             item("C", EAN_B, S2)])
     submit_archive(client, tenant, ["C"])
@@ -146,7 +146,7 @@ def test_archive_per_store_not_found_already_archived_release_and_reactivation(
 
 
 def test_reactivated_item_is_created_with_its_values_and_archived_items_hold_no_barcodes(
-        client: TestClient, svc: Services, tenant: Tenant) -> None:
+        client: TestClient, svc: Runtime, tenant: Tenant) -> None:
     submit(client, tenant, [{**item("A", UPC_A, S1), **FULL}])
     submit_archive(client, tenant, ["A"])
     assert drain(svc) == ["DONE", "DONE"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin
 from tests.support.signing import BotocoreAuth
 
@@ -21,7 +21,7 @@ class Tenant:
         return BotocoreAuth(self.access_key_id, self.secret_access_key)
 
 
-def make_tenant(svc: Services, name: str, stores: list[str]) -> Tenant:
+def make_tenant(svc: Runtime, name: str, stores: list[str]) -> Tenant:
     with svc.db.write() as conn:
         retailer_id = admin.create_retailer(conn, name)
         for store in stores:

@@ -17,7 +17,7 @@ import msgspec
 import pytest
 from tests.support.tenants import Tenant, make_tenant
 
-from catalog_ingest.api.app import create_app
+from catalog_ingest.app import create_app
 from catalog_ingest.client import AsyncCatalogClient
 from catalog_ingest.client.push import Push, PushObserver, PushOptions, PushResult, Tracking
 from catalog_ingest.client.push.chunking import ChunkPlanner, idempotency_key
@@ -25,7 +25,7 @@ from catalog_ingest.client.push.mapping import IDENTITY
 from catalog_ingest.client.push.sources import inspect
 from catalog_ingest.client.push.tracking import SCHEMA_VERSION, TrackingError
 from catalog_ingest.domain.barcodes import gs1_check_digit
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import Worker
 from catalog_ingest.settings import Settings
 
@@ -91,7 +91,7 @@ class FaultyTransport(httpx.AsyncBaseTransport):
 
 @dataclass
 class Env:
-    svc: Services
+    svc: Runtime
     tenant: Tenant
     app: Any
     tmp: Path
@@ -140,9 +140,9 @@ def env(tmp_path: Path) -> Iterator[Env]:
     # No server-side throttling here (the test's sleeps are cut short); 429s are injected.
     settings = Settings(data_dir=tmp_path / "data", secret_key=b"pipeline-test-secret-0123456789ab",
                         poll_interval=0.05, rate_limit="100000/second")
-    svc = open_services(settings)
+    svc = open_runtime(settings)
     tenant = make_tenant(svc, "Retailer", ["s1", "s2"])
-    app = create_app(settings, services=svc)
+    app = create_app(settings, runtime=svc)
     stop = threading.Event()
     worker = threading.Thread(target=Worker(svc).run, args=(stop,), daemon=True)
     worker.start()

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 
 from catalog_ingest.api import sigv4
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.errors import AuthenticationFailed
 from catalog_ingest.storage import admin
 
@@ -55,7 +55,7 @@ class RawRequest:
         )
 
 
-def authenticate(svc: Services, raw: RawRequest) -> Caller:
+def authenticate(svc: Runtime, raw: RawRequest) -> Caller:
     """The caller's retailer, or AuthenticationFailed with the contract's exact message."""
     signed = sigv4.parse_request(raw.headers, raw.query_params)
     with svc.db.read() as conn:

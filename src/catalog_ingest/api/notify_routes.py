@@ -18,7 +18,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from catalog_ingest.api.errors import to_response
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.notify import documents, subscriptions
 from catalog_ingest.storage import notifications as repo
 
@@ -37,7 +37,7 @@ def _error(status: int, kind: str, code: str, message: str) -> Response:
     return Response(body, status, media_type=_XML)
 
 
-def _confirm(svc: Services, token: str) -> Response:
+def _confirm(svc: Runtime, token: str) -> Response:
     if not token:
         return _error(400, "Sender", "InvalidParameter", "Invalid parameter: Token")
     with svc.db.write() as conn:
@@ -51,7 +51,7 @@ def _confirm(svc: Services, token: str) -> Response:
     return Response(body, 200, media_type=_XML)
 
 
-def _unsubscribe(svc: Services, subscription_id: str, signature: str) -> Response:
+def _unsubscribe(svc: Runtime, subscription_id: str, signature: str) -> Response:
     if not subscription_id or not signature:
         return _error(400, "Sender", "InvalidParameter", "Invalid parameter: subscription")
     if not documents.unsubscribe_signature_ok(svc.settings.secret_key, subscription_id,
@@ -67,12 +67,12 @@ def _unsubscribe(svc: Services, subscription_id: str, signature: str) -> Respons
     return Response(body, 200, media_type=_XML)
 
 
-def _certificate(svc: Services) -> Response:
+def _certificate(svc: Runtime) -> Response:
     key = documents.signing_key(svc.db, svc.settings.secret_key)
     return Response(key.certificate_pem, 200, media_type="application/x-pem-file")
 
 
-def routes(svc: Services) -> list[Route]:
+def routes(svc: Runtime) -> list[Route]:
     async def confirm(request: Request) -> Response:
         token = request.query_params.get("token", "")
         try:

@@ -14,11 +14,11 @@ from catalog_ingest.api.jwo.handlers import report_path
 from catalog_ingest.api.openapi import openapi_document
 from catalog_ingest.blobs.links import verify_path
 from catalog_ingest.engine.reports import report_key
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 
 
-def _report(svc: Services, ingestion_id: str, params: dict[str, str]) -> Response:
+def _report(svc: Runtime, ingestion_id: str, params: dict[str, str]) -> Response:
     try:
         verify_path(svc.settings.secret_key, report_path(ingestion_id), params, time.time())
         body = svc.blobs.get(report_key(ingestion_id))
@@ -27,7 +27,7 @@ def _report(svc: Services, ingestion_id: str, params: dict[str, str]) -> Respons
     return Response(body, 200, media_type="application/json")
 
 
-def _health(svc: Services) -> Response:
+def _health(svc: Runtime) -> Response:
     body: dict[str, object] = {"database": "ok", "blobs": "ok"}
     status = 200
     try:
@@ -45,7 +45,7 @@ def _health(svc: Services) -> Response:
     return json_response(status, body)
 
 
-def routes(svc: Services) -> list[Route]:
+def routes(svc: Runtime) -> list[Route]:
     async def report(request: Request) -> Response:
         ingestion_id = request.path_params["ingestion_id"]
         params = dict(request.query_params)

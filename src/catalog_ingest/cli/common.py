@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 import typer
 
 from catalog_ingest import settings as settings_mod
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.errors import CatalogIngestError
 
 T = TypeVar("T")
@@ -26,8 +26,8 @@ def load_settings(data_dir: Path | None = None, **overrides: Any) -> settings_mo
 
 
 @contextmanager
-def services(data_dir: Path | None) -> Iterator[Services]:
-    svc = open_services(load_settings(data_dir))
+def services(data_dir: Path | None) -> Iterator[Runtime]:
+    svc = open_runtime(load_settings(data_dir))
     try:
         yield svc
     finally:

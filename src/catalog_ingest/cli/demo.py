@@ -6,13 +6,13 @@ import json
 
 import typer
 
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin
 
 DEMO_FILE = "demo-credentials.json"
 
 
-def provision_demo(svc: Services, base_url: str) -> dict[str, str]:
+def provision_demo(svc: Runtime, base_url: str) -> dict[str, str]:
     """Create the demo tenant on first use (kept in the data dir), then print how to use it."""
     path = svc.settings.data_dir / DEMO_FILE
     if path.exists():

@@ -29,13 +29,13 @@ def serve(
     """Run the HTTP service (and, by default, one in-process worker)."""
     import uvicorn
 
-    from catalog_ingest.api.app import create_app
+    from catalog_ingest.app import create_app
 
     _logging()
     settings = load_settings(data_dir, listen_url=_listen_url(host, port))
     app = create_app(settings, workers=0 if no_worker else workers)
     if demo:
-        provision_demo(app.state.services, f"http://{host}:{port}")
+        provision_demo(app.state.runtime, f"http://{host}:{port}")
     uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
 
 

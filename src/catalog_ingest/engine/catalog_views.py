@@ -22,7 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from catalog_ingest.domain.items import ADDITIONAL_IDS
 from catalog_ingest.engine.reports import iso
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.errors import InvalidPageToken, NotFound, UnknownStores
 from catalog_ingest.storage import admin, reads, uploads
 from catalog_ingest.storage.reads import ItemRow
@@ -115,7 +115,7 @@ def _require_own_store(conn: Any, retailer_id: str, store_id: str) -> None:
         raise UnknownStores(UNKNOWN_STORE)
 
 
-def list_uploads(svc: Services, tokens: PageTokens, retailer_id: str, limit: int,
+def list_uploads(svc: Runtime, tokens: PageTokens, retailer_id: str, limit: int,
                  token: str | None, status: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """The retailer's uploads, newest first, and the token of the next page (None at the end)."""
     scope = status or ""
@@ -134,7 +134,7 @@ def list_uploads(svc: Services, tokens: PageTokens, retailer_id: str, limit: int
     return [upload_view(u) for u in page], next_token
 
 
-def get_items(svc: Services, retailer_id: str, store_id: str,
+def get_items(svc: Runtime, retailer_id: str, store_id: str,
               skus: Sequence[str]) -> list[dict[str, Any]]:
     """The store's items with these SKUs, in request order; missing SKUs are left out."""
     wanted = list(dict.fromkeys(skus))
@@ -144,7 +144,7 @@ def get_items(svc: Services, retailer_id: str, store_id: str,
     return [item_view(found[sku]) for sku in wanted if sku in found]
 
 
-def list_items(svc: Services, tokens: PageTokens, retailer_id: str, store_id: str, limit: int,
+def list_items(svc: Runtime, tokens: PageTokens, retailer_id: str, store_id: str, limit: int,
                token: str | None) -> tuple[list[dict[str, Any]], str | None]:
     """One page of the store's items in SKU order, and the next page's token (None at the end)."""
     after = None
@@ -163,7 +163,7 @@ def list_items(svc: Services, tokens: PageTokens, retailer_id: str, store_id: st
     return [item_view(r) for r in page], next_token
 
 
-def lookup_barcode(svc: Services, retailer_id: str, store_id: str, barcode: str) -> dict[str, Any]:
+def lookup_barcode(svc: Runtime, retailer_id: str, store_id: str, barcode: str) -> dict[str, Any]:
     """The live item of the store holding `barcode`; archived items do not answer."""
     with svc.db.read() as conn:
         _require_own_store(conn, retailer_id, store_id)

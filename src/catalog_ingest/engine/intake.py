@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine.reports import payload_key
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.errors import (
     IdempotencyMismatch,
     IncompleteStoreList,
@@ -25,7 +25,7 @@ from catalog_ingest.storage import admin, uploads
 from catalog_ingest.storage.uploads import Upload
 
 
-def check_stores(svc: Services, retailer_id: str, store_ids: Sequence[str]) -> None:
+def check_stores(svc: Runtime, retailer_id: str, store_ids: Sequence[str]) -> None:
     """The contract's two store errors, seen from the caller's retailer only."""
     with svc.db.read() as conn:
         found = admin.stores_by_id(conn, list(store_ids))
@@ -39,7 +39,7 @@ def check_stores(svc: Services, retailer_id: str, store_ids: Sequence[str]) -> N
         )
 
 
-def check_all_stores(svc: Services, retailer_id: str, store_ids: Sequence[str]) -> None:
+def check_all_stores(svc: Runtime, retailer_id: str, store_ids: Sequence[str]) -> None:
     """Archive's allApplicableStores must be exactly the retailer's stores."""
     with svc.db.read() as conn:
         own = [s.store_id for s in admin.retailer_stores(conn, retailer_id)]
@@ -55,19 +55,19 @@ class StagedPayload:
     key: str
     written: Future[None]
 
-    def discard(self, svc: Services) -> None:
+    def discard(self, svc: Runtime) -> None:
         """Remove the blob once written: the request it belonged to was not accepted."""
         self.written.add_done_callback(lambda _: svc.blobs.delete(self.key))
 
 
-def stage_payload(svc: Services, body: bytes) -> StagedPayload:
+def stage_payload(svc: Runtime, body: bytes) -> StagedPayload:
     """Start writing `body` as the payload of a new upload; `accept` waits for it."""
     ingestion_id = str(uuid.uuid4())
     key = payload_key(ingestion_id)
     return StagedPayload(ingestion_id, key, svc.io.submit(svc.blobs.put, key, body))
 
 
-def accept(svc: Services, *, retailer_id: str, kind: UploadKind, body: bytes, item_count: int,
+def accept(svc: Runtime, *, retailer_id: str, kind: UploadKind, body: bytes, item_count: int,
            store_ids: Sequence[str], idempotency_key: str | None,
            request_hash: str | None = None, staged: StagedPayload | None = None) -> str:
     """Store the upload durably and queue it; the ingestion id (an earlier one on a replay).
@@ -85,7 +85,7 @@ def accept(svc: Services, *, retailer_id: str, kind: UploadKind, body: bytes, it
         raise
 
 
-def _accept_staged(svc: Services, staged: StagedPayload, retailer_id: str, kind: UploadKind,
+def _accept_staged(svc: Runtime, staged: StagedPayload, retailer_id: str, kind: UploadKind,
                    item_count: int, store_ids: Sequence[str], idempotency_key: str | None,
                    request_hash: str) -> str:
     now = time.time()
@@ -122,7 +122,7 @@ def _replay(earlier: Upload, request_hash: str) -> str:
     return earlier.ingestion_id
 
 
-def get_upload(svc: Services, retailer_id: str, ingestion_id: str) -> Upload:
+def get_upload(svc: Runtime, retailer_id: str, ingestion_id: str) -> Upload:
     with svc.db.read() as conn:
         upload = uploads.get_upload(conn, ingestion_id, retailer_id)
     if upload is None:
@@ -130,7 +130,7 @@ def get_upload(svc: Services, retailer_id: str, ingestion_id: str) -> Upload:
     return upload
 
 
-def cancel(svc: Services, retailer_id: str, ingestion_id: str) -> None:
+def cancel(svc: Runtime, retailer_id: str, ingestion_id: str) -> None:
     """INQUEUE → CANCELLED; anything else is NotCancellable."""
     with svc.db.write() as conn:
         upload = uploads.get_upload(conn, ingestion_id, retailer_id)

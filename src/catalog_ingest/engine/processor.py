@@ -25,7 +25,7 @@ from catalog_ingest.engine.planner import (
     plan_archive,
     plan_upload,
 )
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.errors import BlobNotFound, Conflict
 from catalog_ingest.storage import uploads
 from catalog_ingest.storage.catalog import CatalogRepo
@@ -66,13 +66,13 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def process(svc: Services, upload: Upload, worker_id: str) -> str:
+def process(svc: Runtime, upload: Upload, worker_id: str) -> str:
     """Take `upload` from INPROGRESS to DONE or FATAL; returns the final status."""
     with gc_paused():
         return _process(svc, upload, worker_id)
 
 
-def _process(svc: Services, upload: Upload, worker_id: str) -> str:
+def _process(svc: Runtime, upload: Upload, worker_id: str) -> str:
     try:
         doc = msgspec.json.decode(svc.blobs.get(upload.payload_key))
     except (BlobNotFound, msgspec.DecodeError) as exc:
@@ -122,7 +122,7 @@ def write_plan(repo: CatalogRepo, plan: Plan, ingestion_id: str, now: float) -> 
     repo.delete_rejections(plan.rejection_deletes)
 
 
-def _process_items(svc: Services, upload: Upload, worker_id: str,
+def _process_items(svc: Runtime, upload: Upload, worker_id: str,
                    items: Sequence[Mapping[str, Any]], issues: Sequence[list[Any]]) -> None:
     with svc.db.write() as conn:
         now = time.time()
@@ -133,7 +133,7 @@ def _process_items(svc: Services, upload: Upload, worker_id: str,
         _finish(conn, upload, worker_id, report, now)
 
 
-def _process_archive(svc: Services, upload: Upload, worker_id: str, doc: Mapping[str, Any]) -> None:
+def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[str, Any]) -> None:
     skus: list[str] = doc["itemSkus"]
     stores: list[str] = doc["allApplicableStores"]
     with svc.db.write() as conn:
@@ -160,7 +160,7 @@ class _PendingReport:
     written: Future[None]
 
 
-def _write_report(svc: Services, upload: Upload, plan: Plan, summary: dict[str, int],
+def _write_report(svc: Runtime, upload: Upload, plan: Plan, summary: dict[str, int],
                   now: float) -> _PendingReport:
     """Start writing the report (its fsyncs overlap the bulk writes that follow)."""
     body = reports.build_report(
@@ -180,7 +180,7 @@ def _finish(conn: Any, upload: Upload, worker_id: str, report: _PendingReport,
     record_completion(conn, upload, S.DONE.value, report.summary, now)
 
 
-def finish_fatal(svc: Services, upload: Upload, worker_id: str, code: str, message: str) -> str:
+def finish_fatal(svc: Runtime, upload: Upload, worker_id: str, code: str, message: str) -> str:
     """End the upload FATAL: nothing of it applied, a report that says why."""
     now = time.time()
     error = {"code": code, "message": message}

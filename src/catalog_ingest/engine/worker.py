@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from catalog_ingest.engine.processor import LostClaim, finish_fatal, process
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 from catalog_ingest.storage.uploads import Upload
 
@@ -34,7 +34,7 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
-def release_local_dead_claims(svc: Services) -> int:
+def release_local_dead_claims(svc: Runtime) -> int:
     """Free at once the claims of this host's workers whose process is gone (no lease wait)."""
     host = socket.gethostname()
     with svc.db.read() as conn:
@@ -54,7 +54,7 @@ def release_local_dead_claims(svc: Services) -> int:
 class Worker:
     """One sequential worker; run several (threads or processes) for throughput."""
 
-    def __init__(self, svc: Services, worker_id: str | None = None) -> None:
+    def __init__(self, svc: Runtime, worker_id: str | None = None) -> None:
         self.svc = svc
         self.worker_id = worker_id or new_worker_id()
         self._last_heartbeat = 0.0
@@ -131,7 +131,7 @@ class Worker:
             uploads.forget_worker(conn, self.worker_id)
 
 
-def drain(svc: Services, worker: Worker | None = None) -> list[str]:
+def drain(svc: Runtime, worker: Worker | None = None) -> list[str]:
     """Process until nothing is claimable (tests and `worker --once`); the final statuses.
 
     A failed attempt does not stop the drain: the upload is claimable again at once and is

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.notify import documents, sns
 from catalog_ingest.notify.keys import SigningKey
 from catalog_ingest.notify.subscriptions import sqs_client_options
@@ -51,7 +51,7 @@ class SendFailed(Exception):
 class Deliverer:
     """Sends due outbox messages; ``run_once`` for one batch, ``run`` until stopped."""
 
-    def __init__(self, svc: Services, *, clock: Callable[[], float] = time.time,
+    def __init__(self, svc: Runtime, *, clock: Callable[[], float] = time.time,
                  rng: Callable[[], float] = random.random) -> None:
         self.svc = svc
         self.settings = svc.settings
@@ -198,7 +198,7 @@ def _why_not_deliverable(row: OutboxRow, sub: Subscription | None) -> str | None
     return None
 
 
-def deliver_due(svc: Services) -> int:
+def deliver_due(svc: Runtime) -> int:
     """Attempt every message due now once (tests and ``worker --once``); how many attempts.
 
     A message that fails is not attempted again here, even if its backoff is zero.

@@ -21,10 +21,10 @@ from catalog_ingest.api.models import (
 from catalog_ingest.blobs.links import presigned_url
 from catalog_ingest.domain.status import ProcessingStatus, UploadKind
 from catalog_ingest.engine import intake
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 
 T = TypeVar("T")
-Handler = Callable[[Services, Caller, RawRequest], Response]
+Handler = Callable[[Runtime, Caller, RawRequest], Response]
 _decoders: dict[type, msgspec.json.Decoder[Any]] = {}
 _U_ESCAPE = re.compile(rb"\\u")
 
@@ -65,7 +65,7 @@ def _idempotency_key(raw: RawRequest) -> str | None:
     return key
 
 
-def upload(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+def upload(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     # The payload is written while the body is decoded and its stores checked (the fsyncs
     # release the GIL); a request that turns out invalid discards it.
     staged = intake.stage_payload(svc, raw.body)
@@ -85,7 +85,7 @@ def upload(svc: Services, caller: Caller, raw: RawRequest) -> Response:
     return json_response(201, {"ingestionId": ingestion_id})
 
 
-def archive(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+def archive(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     request = decode(raw.body, ArchiveRequest)
     idempotency_key = _idempotency_key(raw)
     intake.check_all_stores(svc, caller.retailer_id, request.allApplicableStores)
@@ -97,7 +97,7 @@ def archive(svc: Services, caller: Caller, raw: RawRequest) -> Response:
     return json_response(201, {"ingestionId": ingestion_id})
 
 
-def report_link(svc: Services, base_url: str, ingestion_id: str) -> str:
+def report_link(svc: Runtime, base_url: str, ingestion_id: str) -> str:
     base = svc.settings.public_url or base_url
     return presigned_url(base.rstrip("/"), report_path(ingestion_id), svc.settings.secret_key,
                          svc.settings.report_link_ttl, time.time())
@@ -107,7 +107,7 @@ def report_path(ingestion_id: str) -> str:
     return f"/v1/reports/{ingestion_id}.json"
 
 
-def status(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+def status(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     request = decode(raw.body, IngestionRequest)
     found = intake.get_upload(svc, caller.retailer_id, request.ingestionId)
     link = ""
@@ -116,7 +116,7 @@ def status(svc: Services, caller: Caller, raw: RawRequest) -> Response:
     return json_response(200, {"processingStatus": found.status, "reportDownloadLink": link})
 
 
-def cancel(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+def cancel(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     request = decode(raw.body, IngestionRequest)
     intake.cancel(svc, caller.retailer_id, request.ingestionId)
     return json_response(200, {"processingStatus": ProcessingStatus.CANCELLED.value})

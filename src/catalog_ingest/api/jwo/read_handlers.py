@@ -17,7 +17,7 @@ from catalog_ingest.api.models import (
     LookupBarcodeRequest,
 )
 from catalog_ingest.engine import catalog_views as views
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 
 
 @lru_cache(maxsize=4)
@@ -32,7 +32,7 @@ def _page(key: str, entries: list[dict[str, Any]], next_token: str | None) -> Re
     return json_response(200, body)
 
 
-def list_catalog_uploads(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+def list_catalog_uploads(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     request = decode(raw.body, ListUploadsRequest)
     entries, next_token = views.list_uploads(
         svc, _tokens(svc.settings.secret_key), caller.retailer_id, request.maxResults,
@@ -41,13 +41,13 @@ def list_catalog_uploads(svc: Services, caller: Caller, raw: RawRequest) -> Resp
     return _page("catalogUploads", entries, next_token)
 
 
-def get_catalog_items(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+def get_catalog_items(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     request = decode(raw.body, GetItemsRequest)
     found = views.get_items(svc, caller.retailer_id, request.store_id, request.item_skus)
     return json_response(200, {"catalogItems": found})
 
 
-def list_catalog_items(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+def list_catalog_items(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     request = decode(raw.body, ListItemsRequest)
     entries, next_token = views.list_items(
         svc, _tokens(svc.settings.secret_key), caller.retailer_id, request.store_id,
@@ -56,7 +56,7 @@ def list_catalog_items(svc: Services, caller: Caller, raw: RawRequest) -> Respon
     return _page("catalogItems", entries, next_token)
 
 
-def lookup_barcode(svc: Services, caller: Caller, raw: RawRequest) -> Response:
+def lookup_barcode(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     request = decode(raw.body, LookupBarcodeRequest)
     found = views.lookup_barcode(svc, caller.retailer_id, request.store_id,
                                  request.external_product_id)

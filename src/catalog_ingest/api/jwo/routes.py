@@ -12,10 +12,10 @@ from catalog_ingest.api.errors import to_response
 from catalog_ingest.api.jwo.handlers import OPERATIONS, Handler
 from catalog_ingest.api.jwo.read_handlers import READ_OPERATIONS
 from catalog_ingest.api.limits import RetailerLimiter
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 
 
-def _run(svc: Services, limiter: RetailerLimiter, raw: RawRequest, handler: Handler) -> Response:
+def _run(svc: Runtime, limiter: RetailerLimiter, raw: RawRequest, handler: Handler) -> Response:
     try:
         caller = authenticate(svc, raw)
         limiter.check(caller.retailer_id)
@@ -24,7 +24,7 @@ def _run(svc: Services, limiter: RetailerLimiter, raw: RawRequest, handler: Hand
         return to_response(exc)
 
 
-def routes(svc: Services, limiter: RetailerLimiter) -> list[Route]:
+def routes(svc: Runtime, limiter: RetailerLimiter) -> list[Route]:
     def endpoint_for(handler: Handler) -> object:
         async def endpoint(request: Request) -> Response:
             raw = await RawRequest.capture(request)

@@ -32,7 +32,7 @@ from catalog_ingest.api.mmc.status import (
     check_customer_headers,
 )
 from catalog_ingest.engine.rejection_report import ZIP_MEDIA_TYPE
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def _report(service: StatusService, request: Request) -> Response:
         "Content-Disposition": 'attachment; filename="MerchantCatalogReport.zip"'})
 
 
-def routes(svc: Services) -> list[Route]:
+def routes(svc: Runtime) -> list[Route]:
     service = StatusService(svc)
 
     async def status(request: Request) -> Response:

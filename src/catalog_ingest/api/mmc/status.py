@@ -30,7 +30,7 @@ from catalog_ingest.api.mmc.render import (
 from catalog_ingest.blobs.links import presigned_url, verify_path
 from catalog_ingest.engine.rejection_report import RejectedRow, build_csv, build_zip
 from catalog_ingest.engine.reports import iso
-from catalog_ingest.engine.services import Services
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.errors import AuthenticationFailed, CatalogIngestError
 from catalog_ingest.storage import admin, reads
 from catalog_ingest.storage.admin import Store
@@ -93,7 +93,7 @@ def _store_id_pair(merchant: str, catalog: str) -> tuple[int, int]:
 class StatusService:
     """One process's Status resource: holds the per-store count cache."""
 
-    def __init__(self, svc: Services, *, cache: bool = True) -> None:
+    def __init__(self, svc: Runtime, *, cache: bool = True) -> None:
         self.svc = svc
         self.use_cache = cache
         self._cache: dict[str, tuple[tuple[int, int], int, int]] = {}

@@ -1,4 +1,4 @@
-"""The shared services one process needs: settings, database, blob store, worker wake-up."""
+"""The handles one process shares: settings, database, blob store, worker wake-up, blob I/O pool."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from catalog_ingest.storage.migrate import migrate
 
 
 @dataclass
-class Services:
+class Runtime:
     settings: Settings
     db: Database
     blobs: BlobStore
@@ -29,11 +29,11 @@ class Services:
         self.db.dispose()
 
 
-def open_services(settings: Settings, *, run_migrations: bool = True) -> Services:
+def open_runtime(settings: Settings, *, run_migrations: bool = True) -> Runtime:
     """Open (and by default migrate) everything `settings` names."""
     settings = settings.with_secret()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     db = Database(settings.effective_database_url)
     if run_migrations:
         migrate(db)
-    return Services(settings, db, open_blob_store(settings.effective_blob_url))
+    return Runtime(settings, db, open_blob_store(settings.effective_blob_url))

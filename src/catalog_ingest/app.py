@@ -17,16 +17,16 @@ from catalog_ingest.api.jwo import routes as jwo_routes
 from catalog_ingest.api.limits import RetailerLimiter
 from catalog_ingest.api.middleware import EdgeMiddleware
 from catalog_ingest.api.mmc import routes as mmc_routes
-from catalog_ingest.engine.services import Services, open_services
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import Worker
 from catalog_ingest.settings import Settings
 
 
-def create_app(settings: Settings, *, workers: int = 0, services: Services | None = None,
+def create_app(settings: Settings, *, workers: int = 0, runtime: Runtime | None = None,
                deliver: bool | None = None) -> Starlette:
     """The service as an ASGI app; `workers` in-process worker threads run during its lifespan,
     and a notification deliverer when `deliver` (default: when there are workers)."""
-    svc = services or open_services(settings)
+    svc = runtime or open_runtime(settings)
     limiter = RetailerLimiter(svc.settings.rate_limit_value, svc.settings.redis_url)
     stop = threading.Event()
     run_deliverer = workers > 0 if deliver is None else deliver
@@ -56,7 +56,7 @@ def create_app(settings: Settings, *, workers: int = 0, services: Services | Non
                             *system.routes(svc), *notify_routes.routes(svc)], lifespan=lifespan,
                     exception_handlers={404: _unrouted, 405: _unrouted})
     app.add_middleware(EdgeMiddleware, max_body_bytes=svc.settings.max_body_bytes)
-    app.state.services = svc
+    app.state.runtime = svc
     return app
 
 
