@@ -39,8 +39,8 @@ from bench.datagen import encode_body, generate, item_barcodes
 from catalog_ingest.domain.items import canonical_values
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import intake, processor
-from catalog_ingest.runtime import open_runtime
 from catalog_ingest.engine.worker import Worker
+from catalog_ingest.runtime import open_runtime
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import migrate as migrate_mod
 from catalog_ingest.storage.catalog import ITEM_COLUMNS, encode_additional

@@ -17,8 +17,8 @@ from catalog_ingest.api.jwo import routes as jwo_routes
 from catalog_ingest.api.limits import RetailerLimiter
 from catalog_ingest.api.middleware import EdgeMiddleware
 from catalog_ingest.api.mmc import routes as mmc_routes
-from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import Worker
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 
 

@@ -32,8 +32,8 @@ from schemathesis.specs.openapi.checks import (
 from starlette.testclient import TestClient
 
 from catalog_ingest.app import create_app
-from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import drain
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 from tests.support.signing import sign_headers
 from tests.support.tenants import Tenant, item, make_tenant

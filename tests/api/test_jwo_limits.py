@@ -14,10 +14,10 @@ import pytest
 from sqlalchemy.exc import OperationalError
 from starlette.testclient import TestClient
 
-from catalog_ingest.app import create_app
 from catalog_ingest.api.auth import RawRequest
-from catalog_ingest.runtime import Runtime
+from catalog_ingest.app import create_app
 from catalog_ingest.errors import TransientError
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 from tests.support.contract import expect
 from tests.support.signing import sign_headers

@@ -15,8 +15,8 @@ from starlette.testclient import TestClient
 
 from catalog_ingest.app import create_app
 from catalog_ingest.engine.reports import payload_key
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 from tests.support.contract import expect
 from tests.support.tenants import Tenant, item

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 from tests.support.contract import expect
 from tests.support.tenants import Tenant, item

@@ -19,8 +19,8 @@ from starlette.testclient import TestClient
 
 from catalog_ingest.blobs.links import sign_path
 from catalog_ingest.domain.barcodes import gs1_check_digit
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import admin
 from tests.support.tenants import Tenant, item

@@ -18,8 +18,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from catalog_ingest.domain.barcodes import gs1_check_digit
-from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import drain
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import admin
 from tests.support.server import ServerProcess

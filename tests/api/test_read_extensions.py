@@ -14,8 +14,8 @@ import pytest
 from starlette.testclient import TestClient
 
 from catalog_ingest.domain.barcodes import gs1_check_digit
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.settings import Settings
 from tests.support.contract import expect
 from tests.support.tenants import Tenant, item

@@ -11,9 +11,9 @@ from starlette.testclient import TestClient
 
 from catalog_ingest.engine import planner, processor
 from catalog_ingest.engine.reports import payload_key
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.notify import outbox
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 from catalog_ingest.storage.catalog import CatalogRepo
 from tests.integration.oracle import catalog_barcodes, catalog_rows, download_report, submit

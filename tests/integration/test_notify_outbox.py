@@ -18,10 +18,10 @@ from catalog_ingest.cli.main import app as cli_app
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import intake
 from catalog_ingest.engine.reports import payload_key
-from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import Worker, drain
 from catalog_ingest.notify import documents, outbox, subscriptions
 from catalog_ingest.notify.delivery import Deliverer, backoff_delay, deliver_due
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.storage import notifications as repo
 from catalog_ingest.storage import tables
 from tests.support.sns_receiver import Receiver, sns_signature_valid

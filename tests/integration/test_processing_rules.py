@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import select
 from starlette.testclient import TestClient
 
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import tables
 from tests.integration.oracle import EXTRAS, download_report, submit
 from tests.support.tenants import Tenant, item

@@ -6,8 +6,8 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.engine.worker import drain
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 from tests.integration.oracle import (
     EXTRAS,

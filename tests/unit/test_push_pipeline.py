@@ -25,8 +25,8 @@ from catalog_ingest.client.push.mapping import IDENTITY
 from catalog_ingest.client.push.sources import inspect
 from catalog_ingest.client.push.tracking import SCHEMA_VERSION, TrackingError
 from catalog_ingest.domain.barcodes import gs1_check_digit
-from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.engine.worker import Worker
+from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 
 ENDPOINT = "http://testserver"

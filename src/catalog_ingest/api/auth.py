@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 
 from catalog_ingest.api import sigv4
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.errors import AuthenticationFailed
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin
 
 

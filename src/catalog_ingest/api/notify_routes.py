@@ -18,8 +18,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from catalog_ingest.api.errors import to_response
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.notify import documents, subscriptions
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import notifications as repo
 
 _NS = "http://sns.amazonaws.com/doc/2010-03-31/"

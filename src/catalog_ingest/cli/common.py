@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 import typer
 
 from catalog_ingest import settings as settings_mod
-from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.errors import CatalogIngestError
+from catalog_ingest.runtime import Runtime, open_runtime
 
 T = TypeVar("T")
 

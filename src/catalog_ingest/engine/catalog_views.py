@@ -22,8 +22,8 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from catalog_ingest.domain.items import ADDITIONAL_IDS
 from catalog_ingest.engine.reports import iso
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.errors import InvalidPageToken, NotFound, UnknownStores
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin, reads, uploads
 from catalog_ingest.storage.reads import ItemRow
 from catalog_ingest.storage.uploads import Upload

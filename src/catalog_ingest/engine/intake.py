@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine.reports import payload_key
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.errors import (
     IdempotencyMismatch,
     IncompleteStoreList,
@@ -21,6 +20,7 @@ from catalog_ingest.errors import (
     UnknownIngestion,
     UnknownStores,
 )
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin, uploads
 from catalog_ingest.storage.uploads import Upload
 

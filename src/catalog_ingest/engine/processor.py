@@ -25,8 +25,8 @@ from catalog_ingest.engine.planner import (
     plan_archive,
     plan_upload,
 )
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.errors import BlobNotFound, Conflict
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 from catalog_ingest.storage.catalog import CatalogRepo
 from catalog_ingest.storage.uploads import Upload

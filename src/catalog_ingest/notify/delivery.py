@@ -27,10 +27,10 @@ from typing import Any
 
 import httpx
 
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.notify import documents, sns
 from catalog_ingest.notify.keys import SigningKey
 from catalog_ingest.notify.subscriptions import sqs_client_options
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import notifications as repo
 from catalog_ingest.storage.notifications import OutboxRow, Subscription
 

@@ -30,8 +30,8 @@ from catalog_ingest.api.mmc.render import (
 from catalog_ingest.blobs.links import presigned_url, verify_path
 from catalog_ingest.engine.rejection_report import RejectedRow, build_csv, build_zip
 from catalog_ingest.engine.reports import iso
-from catalog_ingest.runtime import Runtime
 from catalog_ingest.errors import AuthenticationFailed, CatalogIngestError
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin, reads
 from catalog_ingest.storage.admin import Store
 
