@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from catalog_ingest.crypto import secret_file
 from catalog_ingest.errors import ConfigurationError
 
 ENV_PREFIX = "CATALOG_INGEST_"
@@ -72,20 +72,7 @@ class Settings:
 
 def _data_dir_secret(data_dir: Path) -> bytes:
     """The server secret stored under the data dir, created once (atomically) on first use."""
-    path = data_dir / "secrets" / "server.key"
-    if path.exists():
-        return bytes.fromhex(path.read_text().strip())
-    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
-    tmp = path.with_suffix(f".{os.getpid()}.tmp")
-    tmp.write_text(secrets.token_hex(32))
-    tmp.chmod(0o600)
-    try:
-        os.link(tmp, path)  # fails if another process won the race; then use theirs
-    except FileExistsError:
-        pass
-    finally:
-        tmp.unlink(missing_ok=True)
-    return bytes.fromhex(path.read_text().strip())
+    return secret_file(data_dir / "secrets" / "server.key")
 
 
 def _int(env: Mapping[str, str], name: str, default: int) -> int:

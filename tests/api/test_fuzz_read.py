@@ -33,7 +33,7 @@ from schemathesis.specs.openapi.checks import (
 from starlette.applications import Starlette
 
 from catalog_ingest.app import create_app
-from catalog_ingest.blobs.links import sign_path
+from catalog_ingest.crypto import sign_path
 from catalog_ingest.domain.barcodes import gs1_check_digit
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.runtime import Runtime, open_runtime

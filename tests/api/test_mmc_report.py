@@ -17,7 +17,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from catalog_ingest.blobs.links import sign_path
+from catalog_ingest.crypto import sign_path
 from catalog_ingest.domain.barcodes import gs1_check_digit
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.runtime import Runtime

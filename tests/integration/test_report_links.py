@@ -14,7 +14,7 @@ from starlette.testclient import TestClient
 
 from catalog_ingest.api import system
 from catalog_ingest.app import create_app
-from catalog_ingest.blobs.links import LinkExpired, LinkInvalid, verify_path
+from catalog_ingest.crypto import LinkExpired, LinkInvalid, verify_path
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.settings import from_env

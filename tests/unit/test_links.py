@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from catalog_ingest.blobs.links import (
+from catalog_ingest.crypto import (
     EXPIRED_MESSAGE,
     INVALID_MESSAGE,
     LinkExpired,

@@ -4,15 +4,10 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import hashlib
 import json
-import os
-import stat
 import subprocess
 import sys
-import threading
-import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,9 +20,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from catalog_ingest.client import sns as client
-from catalog_ingest.errors import CatalogIngestError, ConfigurationError, TransientError
-from catalog_ingest.notify import keys, sns
-from catalog_ingest.notify.keys import SigningKey, load_or_create_signing_key
+from catalog_ingest.errors import CatalogIngestError, TransientError
+from catalog_ingest.notify import sns
+from catalog_ingest.notify.keys import SigningKey
 
 CERT_URL = "https://ingest.example.com/sns/signing-cert.pem"
 UNSUB_URL = "https://ingest.example.com/sns/unsubscribe?SubscriptionArn=arn:aws:sns:x"
@@ -612,157 +607,6 @@ def test_client_module_does_not_import_server_code() -> None:
     code = "import sys, catalog_ingest.client.sns; print('catalog_ingest.notify' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "False"
-
-
-# --- the key files --------------------------------------------------------------------------
-
-
-def test_key_files_are_created_once_and_reused(tmp_path: Path) -> None:
-    first = load_or_create_signing_key(tmp_path / "secrets")
-    key_file = tmp_path / "secrets" / keys.KEY_FILE
-    cert_file = tmp_path / "secrets" / keys.CERT_FILE
-    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
-    assert cert_file.read_bytes() == first.certificate_pem
-    second = load_or_create_signing_key(tmp_path / "secrets")
-    assert second.certificate_pem == first.certificate_pem
-    assert second.sign("x") == first.sign("x")  # PKCS#1 v1.5 is deterministic: same key
-    assert sorted(p.name for p in key_file.parent.iterdir()) == sorted(
-        [keys.KEY_FILE, keys.CERT_FILE]
-    )
-
-
-def test_missing_or_stale_certificate_is_remade_from_the_key(tmp_path: Path) -> None:
-    first = load_or_create_signing_key(tmp_path)
-    cert_file = tmp_path / keys.CERT_FILE
-    for broken in (None, SigningKey.generate().certificate_pem, b"garbage"):
-        if broken is None:
-            cert_file.unlink()
-        else:
-            cert_file.write_bytes(broken)
-        again = load_or_create_signing_key(tmp_path)
-        assert again.sign("x") == first.sign("x")
-        assert cert_file.read_bytes() == again.certificate_pem
-        assert independently_verified(notification(again), cert_file.read_bytes())
-
-
-def test_from_pem_checks_the_pair(tmp_path: Path) -> None:
-    key = SigningKey.generate()
-    same = SigningKey.from_pem(key.private_key_pem(), key.certificate_pem)
-    assert same.sign("abc") == key.sign("abc")
-    with pytest.raises(ConfigurationError):
-        SigningKey.from_pem(key.private_key_pem(), SigningKey.generate().certificate_pem)
-    with pytest.raises(ConfigurationError):
-        SigningKey.from_pem(b"junk", key.certificate_pem)
-    (tmp_path / keys.KEY_FILE).write_bytes(b"junk")
-    with pytest.raises(ConfigurationError):
-        load_or_create_signing_key(tmp_path)
-
-
-def test_losing_the_key_race_loads_the_winners_key(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    original = keys._new_private_key
-    raced: list[bool] = []
-    winner: list[SigningKey] = []
-
-    def racing() -> rsa.RSAPrivateKey:
-        mine = original()
-        if not raced:  # another process publishes its key while we generate ours
-            raced.append(True)
-            winner.append(load_or_create_signing_key(tmp_path))
-        return mine
-
-    monkeypatch.setattr(keys, "_new_private_key", racing)
-    loser = load_or_create_signing_key(tmp_path)
-    assert loser.certificate_pem == winner[0].certificate_pem
-    assert loser.sign("x") == winner[0].sign("x")
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([keys.KEY_FILE, keys.CERT_FILE])
-
-
-def test_losing_the_certificate_race_uses_the_winners_certificate(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    load_or_create_signing_key(tmp_path)
-    (tmp_path / keys.CERT_FILE).unlink()  # as after a crash between the two files
-    original = keys._self_signed_certificate
-    winner: list[bytes] = []
-
-    def racing(private_key: rsa.RSAPrivateKey) -> bytes:
-        mine = original(private_key)
-        if not winner:  # another process publishes its certificate while we make ours
-            winner.append(original(private_key))
-            (tmp_path / keys.CERT_FILE).write_bytes(winner[0])
-        return mine
-
-    monkeypatch.setattr(keys, "_self_signed_certificate", racing)
-    assert load_or_create_signing_key(tmp_path).certificate_pem == winner[0]
-
-
-def test_concurrent_threads_end_with_one_key(tmp_path: Path) -> None:
-    barrier = threading.Barrier(8)
-    results: list[SigningKey] = []
-
-    def create() -> None:
-        barrier.wait()
-        results.append(load_or_create_signing_key(tmp_path))
-
-    threads = [threading.Thread(target=create) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(results) == 8
-    assert {r.certificate_pem for r in results} == {(tmp_path / keys.CERT_FILE).read_bytes()}
-    assert len({r.sign("x") for r in results}) == 1
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([keys.KEY_FILE, keys.CERT_FILE])
-
-
-CHILD = """
-import hashlib, pathlib, sys, time
-from catalog_ingest.notify.keys import load_or_create_signing_key
-directory, go = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
-(directory.parent / f"ready-{sys.argv[3]}").touch()
-while not go.exists():
-    time.sleep(0.001)
-key = load_or_create_signing_key(directory)
-print(hashlib.sha256(key.certificate_pem).hexdigest(), key.sign("x"))
-"""
-
-
-@pytest.fixture()
-def processes(tmp_path: Path) -> Iterator[list[subprocess.Popen[str]]]:
-    started: list[subprocess.Popen[str]] = []
-    yield started
-    for proc in started:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-
-
-def test_concurrent_processes_end_with_one_key(
-    tmp_path: Path, processes: list[subprocess.Popen[str]]
-) -> None:
-    directory, go, count = tmp_path / "secrets", tmp_path / "go", 6
-    env = {**os.environ, "PYTHONPATH": str(Path(keys.__file__).parents[2])}
-    for n in range(count):
-        processes.append(
-            subprocess.Popen(
-                [sys.executable, "-c", CHILD, str(directory), str(go), str(n)],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                env=env,
-            )
-        )
-    deadline = time.monotonic() + 60
-    while len(list(tmp_path.glob("ready-*"))) < count and time.monotonic() < deadline:
-        time.sleep(0.01)
-    go.touch()
-    outputs = [proc.communicate(timeout=60) for proc in processes]
-    assert all(proc.returncode == 0 for proc in processes), outputs
-    cert_digest = hashlib.sha256((directory / keys.CERT_FILE).read_bytes()).hexdigest()
-    assert {out for out, _ in outputs} == {f"{cert_digest} {outputs[0][0].split()[1]}\n"}
-    assert sorted(p.name for p in directory.iterdir()) == sorted([keys.KEY_FILE, keys.CERT_FILE])
 
 
 def test_default_fetch_uses_httpx_without_redirects(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from catalog_ingest.api.errors import json_response, to_response
 from catalog_ingest.api.jwo.handlers import report_path
 from catalog_ingest.api.openapi import openapi_document
-from catalog_ingest.blobs.links import verify_path
+from catalog_ingest.crypto import verify_path
 from catalog_ingest.engine.reports import report_key
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads

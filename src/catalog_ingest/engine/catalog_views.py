@@ -1,6 +1,6 @@
 """The read extensions as services: uploads and items as the API shows them, with page tokens.
 
-Page tokens are opaque and tamper-proof: AES-GCM under a key derived from the server secret,
+Page tokens are opaque and tamper-proof: sealed by `catalog_ingest.crypto` (AES-GCM, HKDF key),
 with the position (last SKU, or last upload sequence number) encrypted and the retailer, the
 listing and its scope (store, or status filter) bound as associated data. A token altered,
 forged, or issued to another retailer, store or filter fails to open: `InvalidPageToken`.
@@ -9,17 +9,12 @@ Positions are keys, not offsets, so pages stay stable while uploads are applied.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import os
 from collections.abc import Sequence
 from typing import Any
 
 import msgspec
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from catalog_ingest import crypto
 from catalog_ingest.domain.items import ADDITIONAL_IDS
 from catalog_ingest.engine.reports import iso
 from catalog_ingest.errors import InvalidPageToken, NotFound, UnknownStores
@@ -34,42 +29,32 @@ ITEMS, UPLOADS = "items", "uploads"
 
 _OPTIONAL = ("external_product_id_type", "standard_price", "brand_name", "product_tax_code",
              "product_category", "product_subcategory")
-_NONCE = 12
 
 
 class PageTokens:
     """Seal and open continuation positions for one server secret."""
 
     def __init__(self, secret: bytes) -> None:
-        self._aead = AESGCM(hashlib.sha256(b"catalog-ingest/page-token/v1\x00" + secret).digest())
+        self._secret = secret
 
     @staticmethod
     def _context(retailer_id: str, kind: str, scope: str) -> bytes:
         return msgspec.json.encode([retailer_id, kind, scope])
 
     def seal(self, retailer_id: str, kind: str, scope: str, position: str | int) -> str:
-        nonce = os.urandom(_NONCE)
-        sealed = self._aead.encrypt(nonce, msgspec.json.encode(position),
-                                    self._context(retailer_id, kind, scope))
-        return _encode(nonce + sealed)
+        return crypto.seal_token(self._secret, crypto.PAGE_TOKEN, msgspec.json.encode(position),
+                                 self._context(retailer_id, kind, scope))
 
     def open(self, retailer_id: str, kind: str, scope: str, token: str) -> str | int:
         try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            if _encode(raw) != token:  # one spelling per token: no stray or re-encoded characters
-                raise ValueError(token)
-            plain = self._aead.decrypt(raw[:_NONCE], raw[_NONCE:],
-                                       self._context(retailer_id, kind, scope))
+            plain = crypto.unseal_token(self._secret, crypto.PAGE_TOKEN, token,
+                                        self._context(retailer_id, kind, scope))
             position = msgspec.json.decode(plain)
-        except (binascii.Error, ValueError, InvalidTag, msgspec.DecodeError):
+        except (crypto.Unsealable, msgspec.DecodeError):
             raise InvalidPageToken("page token not issued for this request") from None
         if not isinstance(position, (str, int)) or isinstance(position, bool):
             raise InvalidPageToken("page token not issued for this request")
         return position
-
-
-def _encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
 
 
 def item_view(row: ItemRow) -> dict[str, Any]:

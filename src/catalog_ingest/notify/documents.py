@@ -21,8 +21,6 @@ publishes. Rotation: delete the ``signing_keys`` row and restart every process.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import hmac
 import threading
 import time
 import weakref
@@ -31,21 +29,20 @@ from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
 
-from catalog_ingest.blobs.links import presigned_url
+from catalog_ingest import crypto
+from catalog_ingest.crypto import presigned_url
 from catalog_ingest.domain.status import ProcessingStatus
 from catalog_ingest.notify import sns
 from catalog_ingest.notify.keys import SigningKey
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import notifications as repo
 from catalog_ingest.storage.database import Database
-from catalog_ingest.storage.sealing import seal, unseal
 
 DEFAULT_BASE_URL: Final = "http://127.0.0.1:8080"
 CERT_PATH: Final = "/sns/signing-cert.pem"
 CONFIRM_PATH: Final = "/sns/confirm"
 UNSUBSCRIBE_PATH: Final = "/sns/unsubscribe"
 KEY_NAME: Final = "sns"
-_UNSUBSCRIBE_MAC_PREFIX: Final = b"catalog-ingest/unsubscribe/v1\n"
 
 _keys: weakref.WeakKeyDictionary[Database, SigningKey] = weakref.WeakKeyDictionary()
 _keys_lock = threading.Lock()
@@ -65,13 +62,11 @@ def subscribe_url(settings: Settings, token: str) -> str:
 
 def unsubscribe_signature(secret: bytes, subscription_id: str) -> str:
     """The MAC that makes an UnsubscribeURL work: only the holder of the URL can use it."""
-    message = _UNSUBSCRIBE_MAC_PREFIX + subscription_id.encode("utf-8")
-    return hmac.new(secret, message, hashlib.sha256).hexdigest()
+    return crypto.mac(secret, crypto.UNSUBSCRIBE, subscription_id)
 
 
 def unsubscribe_signature_ok(secret: bytes, subscription_id: str, signature: str) -> bool:
-    expected = unsubscribe_signature(secret, subscription_id)
-    return hmac.compare_digest(expected.encode(), signature.encode("utf-8", "replace"))
+    return crypto.mac_ok(secret, crypto.UNSUBSCRIBE, signature, subscription_id)
 
 
 def unsubscribe_url(settings: Settings, subscription_id: str) -> str:
@@ -107,7 +102,7 @@ def _load_or_create_key(db: Database, secret: bytes) -> SigningKey:
         found = repo.signing_key_row(conn, KEY_NAME)
     if found is None:
         fresh = SigningKey.generate()
-        sealed = seal(secret, fresh.private_key_pem().decode("ascii"))
+        sealed = crypto.seal_text(secret, fresh.private_key_pem().decode("ascii"))
         try:
             with db.write() as conn:
                 if repo.signing_key_row(conn, KEY_NAME) is None:
@@ -119,7 +114,7 @@ def _load_or_create_key(db: Database, secret: bytes) -> SigningKey:
             found = repo.signing_key_row(conn, KEY_NAME)
         assert found is not None
     key_sealed, certificate = found
-    return SigningKey.from_pem(unseal(secret, key_sealed).encode("ascii"),
+    return SigningKey.from_pem(crypto.unseal_text(secret, key_sealed).encode("ascii"),
                                certificate.encode("ascii"))
 
 

@@ -1,36 +1,16 @@
-"""The notification signing key: RSA 2048 and a self-signed certificate, kept in the data dir.
+"""The notification signing key: RSA 2048 and a self-signed certificate (SNS SignatureVersion 2).
 
-(The service itself keeps its key in the database instead, sealed under the server secret, so
-that every process of a scaled-out deployment signs with one key: see
-:func:`catalog_ingest.notify.documents.signing_key`. The files below serve standalone use.)
-
-Files (in the directory given, e.g. ``<data_dir>/secrets``):
-
-* ``sns-signing-key.pem``: the PKCS#8 PEM private key, mode ``0600``;
-* ``sns-signing-cert.pem``: the self-signed X.509 certificate of that key, PEM; this is what
-  the service serves at ``SigningCertURL``.
-
-Both are created on first use and reused afterwards. Creation is safe against several
-processes starting at once: each file is written in full to a unique temporary name and
-then published with ``os.link`` (which fails if the name exists), so a reader never sees a
-half-written file and exactly one key wins; a process that loses the race loads the winner's
-files. The key file is published first; a certificate that is missing (a crash between the
-two steps) or does not match the key is (re)made from the key on the next start.
-
-Rotation: stop the service, delete both files, start again. Subscribers fetch the
-certificate again when ``SigningCertURL`` changes; since it does not change here, a
-subscriber that caches certificates by URL (as :class:`catalog_ingest.client.sns.SnsVerifier`
-does) must be restarted too, so rotating is an operator's decision, never automatic.
+The service keeps its key in the database, sealed under the server secret, so that every
+process of a scaled-out deployment signs with one key whose certificate ``serve`` publishes
+(:func:`catalog_ingest.notify.documents.signing_key`). Rotation: delete the ``signing_keys``
+row and restart every process; subscribers that cache certificates by URL (as
+:class:`catalog_ingest.client.sns.SnsVerifier` does) must be restarted too.
 """
 
 from __future__ import annotations
 
 import base64
-import contextlib
 import datetime as dt
-import os
-import secrets
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -39,8 +19,6 @@ from cryptography.x509.oid import NameOID
 
 from catalog_ingest.errors import ConfigurationError
 
-KEY_FILE = "sns-signing-key.pem"
-CERT_FILE = "sns-signing-cert.pem"
 KEY_BITS = 2048
 CERT_COMMON_NAME = "catalog-ingest notification signing"
 CERT_VALIDITY = dt.timedelta(days=3650)
@@ -85,74 +63,6 @@ class SigningKey:
         return _pem_of(self._key)
 
 
-def load_or_create_signing_key(directory: Path) -> SigningKey:
-    """The signing key kept in ``directory``, created there (atomically) on first use."""
-    directory.mkdir(parents=True, exist_ok=True, mode=0o700)
-    key_path, cert_path = directory / KEY_FILE, directory / CERT_FILE
-    if not key_path.exists():
-        _publish(key_path, _pem_of(_new_private_key()), mode=0o600)
-    key = _load_private_key(key_path)
-    cert_pem = _read_or_none(cert_path)
-    if cert_pem is None or not _pem_matches(key, cert_pem):
-        cert_pem = _ensure_certificate(cert_path, key, stale=cert_pem is not None)
-    return SigningKey(key, cert_pem)
-
-
-def _ensure_certificate(cert_path: Path, key: rsa.RSAPrivateKey, *, stale: bool) -> bytes:
-    """Publish a certificate of ``key``; if another process published one first, use it."""
-    mine = _self_signed_certificate(key)
-    if stale:  # unreadable, or of an earlier key: replace it (rename is atomic)
-        os.replace(_write_temp(cert_path, mine, mode=0o644), cert_path)
-    else:
-        _publish(cert_path, mine, mode=0o644)
-    theirs = _read_or_none(cert_path)
-    return theirs if theirs is not None and _pem_matches(key, theirs) else mine
-
-
-def _publish(path: Path, content: bytes, *, mode: int) -> None:
-    """Create ``path`` with ``content`` unless it exists; never leave a partial file there."""
-    tmp = _write_temp(path, content, mode=mode)
-    try:
-        os.link(tmp, path)
-    except FileExistsError:
-        pass  # another process won the race; the caller reads the file it published
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _write_temp(path: Path, content: bytes, *, mode: int) -> Path:
-    """Write ``content`` to a fresh, fsynced temporary file next to ``path``."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-    except BaseException:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise
-    return tmp
-
-
-def _read_or_none(path: Path) -> bytes | None:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        return None
-
-
-def _load_private_key(path: Path) -> rsa.RSAPrivateKey:
-    try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (ValueError, TypeError) as exc:
-        raise ConfigurationError(f"unreadable notification signing key {path}: {exc}") from exc
-    if not isinstance(key, rsa.RSAPrivateKey):
-        raise ConfigurationError(f"the notification signing key {path} is not an RSA key")
-    return key
-
-
 def _new_private_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=KEY_BITS)
 
@@ -188,11 +98,3 @@ def _matches(key: rsa.RSAPrivateKey, cert: x509.Certificate) -> bool:
         isinstance(public, rsa.RSAPublicKey)
         and public.public_numbers() == key.public_key().public_numbers()
     )
-
-
-def _pem_matches(key: rsa.RSAPrivateKey, cert_pem: bytes) -> bool:
-    try:
-        cert = x509.load_pem_x509_certificate(cert_pem)
-    except ValueError:
-        return False
-    return _matches(key, cert)

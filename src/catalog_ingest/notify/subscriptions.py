@@ -23,13 +23,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Connection, select
 
+from catalog_ingest.crypto import seal_text, unseal_text
 from catalog_ingest.errors import InvalidInput, NotFound
 from catalog_ingest.notify import documents, outbox, sns
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import notifications as repo
 from catalog_ingest.storage import tables as t
 from catalog_ingest.storage.notifications import Subscription
-from catalog_ingest.storage.sealing import seal, unseal
 
 MAX_URL = 2048
 
@@ -91,7 +91,7 @@ def subscribe_sqs(conn: Connection, server_secret: bytes, retailer_id: str, queu
         options["region"] = region
     if access_key_id is not None and secret_access_key is not None:
         options["access_key_id"] = access_key_id
-        sealed = seal(server_secret, secret_access_key)
+        sealed = seal_text(server_secret, secret_access_key)
         options["secret_access_key_sealed"] = base64.b64encode(sealed).decode("ascii")
     existing = _existing(conn, retailer_id, "sqs", queue_url)
     if existing is not None and existing.sqs_options == options:
@@ -111,7 +111,7 @@ def sqs_client_options(server_secret: bytes, sub: Subscription) -> dict[str, Any
     if opts.get("access_key_id"):
         kwargs["aws_access_key_id"] = opts["access_key_id"]
         sealed = base64.b64decode(opts["secret_access_key_sealed"])
-        kwargs["aws_secret_access_key"] = unseal(server_secret, sealed)
+        kwargs["aws_secret_access_key"] = unseal_text(server_secret, sealed)
     return kwargs
 
 

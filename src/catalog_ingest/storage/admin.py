@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, insert, select, update
 
+from catalog_ingest.crypto import seal_text, unseal_text
 from catalog_ingest.errors import Conflict, InvalidInput, NotFound
 from catalog_ingest.storage import tables as t
-from catalog_ingest.storage.sealing import seal, unseal
 
 
 @dataclass(frozen=True)
@@ -101,7 +101,7 @@ def create_key(conn: Connection, server_secret: bytes, retailer_id: str) -> tupl
     conn.execute(
         insert(t.access_keys).values(
             access_key_id=key_id, retailer_id=retailer_id, revoked=False,
-            secret_sealed=seal(server_secret, secret), created_at=time.time(),
+            secret_sealed=seal_text(server_secret, secret), created_at=time.time(),
         )
     )
     return key_id, secret
@@ -125,8 +125,9 @@ def find_key(conn: Connection, server_secret: bytes, access_key_id: str) -> Acce
     ).first()
     if row is None:
         return None
-    return AccessKey(row.access_key_id, row.retailer_id, unseal(server_secret, row.secret_sealed),
-                     bool(row.revoked), bool(row.enabled))
+    secret = unseal_text(server_secret, row.secret_sealed)
+    return AccessKey(row.access_key_id, row.retailer_id, secret, bool(row.revoked),
+                     bool(row.enabled))
 
 
 def _token_hash(token: str) -> str:

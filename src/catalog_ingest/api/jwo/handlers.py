@@ -18,7 +18,7 @@ from catalog_ingest.api.models import (
     UploadRequest,
     has_unstorable_text,
 )
-from catalog_ingest.blobs.links import presigned_url
+from catalog_ingest.crypto import presigned_url
 from catalog_ingest.domain.status import ProcessingStatus, UploadKind
 from catalog_ingest.engine import intake
 from catalog_ingest.runtime import Runtime

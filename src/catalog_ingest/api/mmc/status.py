@@ -27,7 +27,7 @@ from catalog_ingest.api.mmc.render import (
     INVALID_REPORT_URL,
     NOT_FOUND,
 )
-from catalog_ingest.blobs.links import presigned_url, verify_path
+from catalog_ingest.crypto import presigned_url, verify_path
 from catalog_ingest.engine.rejection_report import RejectedRow, build_csv, build_zip
 from catalog_ingest.engine.reports import iso
 from catalog_ingest.errors import AuthenticationFailed, CatalogIngestError
