@@ -1,21 +1,18 @@
-"""Pure ASGI middleware: a request id on every answer, the body-size limit, the last-resort 500."""
+"""Pure ASGI edge middleware: a request id on every answer, the body limit, the last resort."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from catalog_ingest.api.errors import json_response, to_response
-
-
-class BodyTooLarge(Exception):
-    pass
+from catalog_ingest.api.errors import renderer_for
+from catalog_ingest.errors import RequestTooLarge
 
 
 class EdgeMiddleware:
-    """Outermost layer: adds x-amzn-RequestId, refuses oversized bodies, turns crashes into 500s."""
+    """Outermost layer: adds x-amzn-RequestId, refuses oversized bodies, turns crashes into the
+    owning skin's 500 (its renderer, chosen by route)."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -36,18 +33,17 @@ class EdgeMiddleware:
                                       (b"x-amzn-RequestId", request_id)]
             await send(message)
 
+        render = renderer_for(scope.get("path", ""))
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
-            await _too_large(scope, receive, send_with_id)
+            await render(RequestTooLarge())(scope, receive, send_with_id)
             return
         try:
             await self.app(scope, self._limited(receive), send_with_id)
         except Exception as exc:
             if started:
                 raise
-            response = (json_response(413, {"message": "Request Entity Too Large"})
-                        if isinstance(exc, BodyTooLarge) else to_response(exc))
-            await response(scope, receive, send_with_id)
+            await render(exc)(scope, receive, send_with_id)
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
@@ -58,7 +54,7 @@ class EdgeMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_bytes:
-                    raise BodyTooLarge()
+                    raise RequestTooLarge()
             return message
 
         return limited
@@ -72,7 +68,3 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Any) -> None:
-    await json_response(413, {"message": "Request Entity Too Large"})(scope, receive, send)
