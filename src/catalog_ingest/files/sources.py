@@ -106,10 +106,13 @@ def _settle(path: Path, name: str, size: int, digest: str, head: bytes, is_utf8:
 def _with_sheet(info: FileInfo, sheet: str | None) -> FileInfo:
     if info.format != "xlsx":
         return info
-    with info.open() as raw:
-        chosen = excel.choose_sheet(raw, info.name, sheet)
+    chosen = excel.choose_sheet(_book(info), info.name, sheet)
     return FileInfo(info.path, info.name, info.size, info.sha256, info.format, info.encoding,
                     chosen, info.content)
+
+
+def _book(info: FileInfo) -> excel.Book:
+    return info.path if info.content is None else io.BytesIO(info.content)
 
 
 def _encoding(head: bytes, is_utf8: bool, holes: bool) -> str:
@@ -145,10 +148,10 @@ def detect_format(path: Path, head: bytes, encoding: str) -> str:
 
 def read_rows(info: FileInfo, options: SourceOptions = SourceOptions()) -> Iterator[Row]:
     """Every record of the file, in order; a SourceError when the file cannot be read on."""
+    if info.format == "xlsx":
+        yield from excel.sheet_rows(_book(info), info.name, info.sheet, info.size)
+        return
     with info.open() as raw:
-        if info.format == "xlsx":
-            yield from excel.sheet_rows(raw, info.name, info.sheet, info.size)
-            return
         text = io.TextIOWrapper(raw, encoding=info.encoding, newline="")
         try:
             if info.format == "csv":
