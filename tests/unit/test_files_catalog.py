@@ -80,4 +80,8 @@ def test_file_errors_come_at_once_or_while_reading() -> None:
         list(rows)
     assert caught.value.code == "NO_MATCHING_COLUMNS"
     assert open_catalog(CSV, "c.csv").format == "csv"
+    with pytest.raises(SourceError, match="the file is empty"):
+        open_catalog(b"", "c.xlsx")
+    with pytest.raises(SourceError, match="not an Excel workbook"):
+        read_catalog(b"item_sku\nA\n", "c.xlsx")
     assert open_catalog(b'{"item_sku": "A"}\n{"item_sku": "B"}\n', "c.jsonl").format == "jsonl"

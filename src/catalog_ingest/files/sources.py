@@ -97,9 +97,10 @@ def _settle(path: Path, name: str, size: int, digest: str, head: bytes, is_utf8:
     fmt = options.format or ("xlsx" if binary else detect_format(path, head, encoding))
     if fmt not in FORMATS:
         raise SourceError(name, None, f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-    if binary != (fmt == "xlsx"):
-        what = "a zip archive (an Excel workbook?)" if binary else "not an Excel workbook"
-        raise SourceError(name, None, f"the file is {what}, not {fmt}")
+    if binary and fmt != "xlsx":
+        raise SourceError(name, None, f"the file is a zip archive (an Excel workbook?), not {fmt}")
+    if fmt == "xlsx" and not binary:
+        raise SourceError(name, None, "the file is not an Excel workbook (.xlsx)")
     return FileInfo(path, name, size, digest, fmt, encoding, content=content)
 
 
