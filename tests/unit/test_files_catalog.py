@@ -85,3 +85,14 @@ def test_file_errors_come_at_once_or_while_reading() -> None:
     with pytest.raises(SourceError, match="not an Excel workbook"):
         read_catalog(b"item_sku\nA\n", "c.xlsx")
     assert open_catalog(b'{"item_sku": "A"}\n{"item_sku": "B"}\n', "c.jsonl").format == "jsonl"
+
+
+def test_a_problem_is_located_in_the_users_column() -> None:
+    mapping = parse_mapping(tomllib.loads(
+        '[columns]\nitem_sku = "Article"\nexternal_product_id = "EAN"\n'
+        '[constants]\nstore_id = "s1"\n[[additional_ids]]\ncolumn = "More"\nsplit = "|"\n'))
+    assert mapping.column_for("external_product_id") == "EAN"
+    assert mapping.column_for("store_id") is None and mapping.column_for("brand_name") is None
+    field = "additional_external_product_information[1].external_product_id"
+    assert mapping.column_for(field) == "More"
+    assert parse_mapping({}).column_for("item_name") == "item_name"

@@ -69,7 +69,11 @@ class ItemMapping:
         return not self.columns
 
     def column_for(self, name: str) -> str | None:
-        """The source column an API field is read from (None: a constant, or not mapped)."""
+        """The source column an API field (or an issue's field path) is read from; None for
+        a constant or a field not mapped (for locating a problem in the user's file)."""
+        if name.startswith(ADDITIONAL_IDS) and self.additional_ids:
+            columns = {extra.column for extra in self.additional_ids}
+            return columns.pop() if len(columns) == 1 else None
         if name in self.constants:
             return None
         if self.columns:
