@@ -14,7 +14,9 @@ from catalog_ingest.domain.spreadsheet import (
     FORMULA_LEADS,
     barcode_mangling,
     neutralise,
+    protect,
     unneutralise,
+    unprotect,
 )
 from catalog_ingest.files.mapping import IDENTITY, parse_mapping
 from catalog_ingest.files.records import Row
@@ -91,6 +93,12 @@ def test_neutralise_and_unneutralise_round_trip(text: str) -> None:
     assert unneutralise(safe) == text or text.startswith("'")
     if text.startswith(FORMULA_LEADS):
         assert safe == "'" + text
+
+
+@given(st.text())
+def test_protect_round_trips_exactly_and_neutralises(text: str) -> None:
+    assert unprotect(protect(text)) == text
+    assert not protect(text).startswith(FORMULA_LEADS)
 
 
 # --- what validation reports ---------------------------------------------------------------

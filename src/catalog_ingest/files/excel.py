@@ -16,7 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import IO, Any, Final
 
-from catalog_ingest.domain.spreadsheet import unneutralise
+from catalog_ingest.domain.spreadsheet import unprotect
 from catalog_ingest.files.records import ERROR_COLUMN, Row, SourceError
 
 ZIP_MAGIC: Final = b"PK\x03\x04"
@@ -134,7 +134,7 @@ def _record(name: str, number: int, header: list[str], cells: Sequence[Cell],
         if not column:
             error = f"the row has a value in column {_letters(index)}, which has no header"
             continue
-        data[column] = unneutralise(value) if skip >= 0 and isinstance(value, str) else value
+        data[column] = unprotect(value) if skip >= 0 and isinstance(value, str) else value
     if data or error:
         yield Row(name, number, data, textual=True, error=error, typed=True, header=columns)
 

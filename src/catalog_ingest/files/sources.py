@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import msgspec
 
-from catalog_ingest.domain.spreadsheet import unneutralise
+from catalog_ingest.domain.spreadsheet import unprotect
 from catalog_ingest.files import excel, jsonfiles
 from catalog_ingest.files.records import ERROR_COLUMN, FileInfo, Row, SourceError, SourceOptions
 
@@ -215,7 +215,7 @@ def _errors_file_rows(reader: Any, name: str, header: list[str]) -> Iterator[Row
     previous = reader.line_num
     for cells in reader:
         line, previous = previous + 1, reader.line_num
-        values = [unneutralise(c) for i, c in enumerate(cells) if i != skip]
+        values = [unprotect(c) for i, c in enumerate(cells) if i != skip]
         if not any(values):
             continue
         yield _csv_row(name, line, kept, values, columns)
