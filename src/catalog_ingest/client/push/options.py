@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from catalog_ingest.client.push.validate import Problem
 
 
+#: Requests per second of the push's client (all kinds), the contract's per-retailer limit.
+DEFAULT_RATE = 10.0
+
+
 class PushError(CatalogIngestError):
     """The push cannot start or go on (a failure of the work: exit status 1)."""
 
@@ -31,6 +35,8 @@ class NotifyOptions:
 
 @dataclass(frozen=True)
 class PushOptions:
+    """One push's options; their defaults are the only ones (the CLI's options show these)."""
+
     sources: tuple[Path, ...] = ()
     mapping_path: Path | None = None
     store: str | None = None
