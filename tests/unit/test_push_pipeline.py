@@ -102,7 +102,8 @@ class Env:
     def client(self) -> AsyncCatalogClient:
         return AsyncCatalogClient(ENDPOINT, access_key=self.tenant.access_key_id,
                                   secret_key=self.tenant.secret_access_key,
-                                  transport=self.transport, rate_limit=None, max_attempts=1)
+                                  transport=self.transport, rate_limit=None, max_attempts=1,
+                                  sleep=self._sleep, jitter=lambda: 1.0)
 
     async def _sleep(self, delay: float) -> None:
         self.delays.append(delay)
@@ -116,7 +117,7 @@ class Env:
         async def run() -> PushResult:
             async with self.client() as client:
                 return await Push(opts, client, self.tracking, observer,
-                                  sleep=self._sleep, jitter=lambda: 1.0).run()
+                                  sleep=self._sleep).run()
 
         return asyncio.run(run())
 
@@ -472,3 +473,16 @@ def test_wait_spellings_are_normalised() -> None:
     assert normalize_argv(["push", "--wait=poll", "a.csv"]) == ["push", "--wait-mode=poll",
                                                                "a.csv"]
     assert normalize_argv(["push", "--wait", "a.csv"]) == ["push", "--wait", "a.csv"]
+
+
+def test_every_attempt_is_recorded_up_to_giving_up(env: Env) -> None:
+    source = write_catalog(env.tmp / "cat.csv", catalog_rows(4, stores=("s1",)))
+    env.transport.before += [("/v1/catalog/upload", lambda r: httpx.Response(500, json=RETRY_500))
+                             for _ in range(3)]
+    result = env.push(source, chunk_size=2, max_attempts=3)
+    assert (result.status, result.exit_code) == ("INCOMPLETE", 1)
+    attempts = [[(a["outcome"], a["http_status"]) for a in env.tracking.attempts(result.push_id,
+                                                                                  c.seq)]
+                for c in env.tracking.chunks(result.push_id)]
+    assert attempts == [[("RetryableServerError", 500)] * 3, [("ACCEPTED", 201)]]
+    assert env.delays[:2] == [0.5, 1.0]  # the SDK's backoff, by the push's policy

@@ -148,7 +148,7 @@ def push(
                                                                    endpoint)).endpoint
         if not endpoint:
             raise _usage("no endpoint: give --endpoint or set CATALOG_INGEST_ENDPOINT")
-        client = _async_client(endpoint, region, profile, rate)
+        client = _async_client(endpoint, region, profile, rate, max_attempts)
         console = Console(stderr=True)
         observer = RichObserver(console, progress)
         result = _run_push(Push(options, client, tracking, observer), client)
@@ -157,11 +157,12 @@ def push(
 
 
 def _async_client(endpoint: str, region: str | None, profile: str | None,
-                  rate: float) -> AsyncCatalogClient:
+                  rate: float, max_attempts: int) -> AsyncCatalogClient:
     try:
-        # The push retries (and records) every attempt itself: the SDK tries once.
+        # The push's calls retry by its own policy (the same --max-attempts), recording every
+        # attempt through the SDK retry's hook.
         return AsyncCatalogClient(endpoint, region=region, profile=profile, rate_limit=rate,
-                                  max_attempts=1)
+                                  max_attempts=max_attempts)
     except (CredentialsNotFound, ValueError) as exc:
         raise _usage(str(exc)) from None
 

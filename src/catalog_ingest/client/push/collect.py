@@ -10,8 +10,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +19,7 @@ from catalog_ingest.client.push.options import PushObserver
 from catalog_ingest.client.push.outcome import Outcome
 from catalog_ingest.client.push.results import ResultsDir
 from catalog_ingest.client.push.tracking import Tracking
-from catalog_ingest.client.push.waiting import Tracked, retrying
-
-Sleep = Callable[[float], Awaitable[object]]
+from catalog_ingest.client.push.waiting import Tracked
 
 
 class Collector:
@@ -30,11 +27,12 @@ class Collector:
 
     def __init__(self, push_id: str, names: Sequence[str], client: AsyncCatalogClient,
                  tracking: Tracking, results: ResultsDir, outcome: Outcome,
-                 observer: PushObserver, policy: RetryPolicy, sleep: Sleep) -> None:
+                 observer: PushObserver, policy: RetryPolicy) -> None:
         self.push_id, self.names = push_id, list(names)
-        self.client, self.tracking, self.results = client, tracking, results
+        # Downloads and status calls are retried by the SDK, by the push's policy.
+        self.client = client.with_retry(policy)
+        self.tracking, self.results = tracking, results
         self.outcome, self.observer = outcome, observer
-        self.policy, self.sleep = policy, sleep
         #: Guards ``outcome``: reports are counted in threads, problems in the planner's.
         self.lock = threading.Lock()
         #: For archive chunks: the stores each SKU was known in (their hashes are dropped).
@@ -80,11 +78,9 @@ class Collector:
         """The report; an expired link is replaced by a fresh one from the status call."""
         for _ in range(3):
             try:
-                return await retrying(partial(self.client.download_report, link), self.policy,
-                                      self.sleep)
+                return await self.client.download_report(link)
             except ReportLinkExpired:
-                status = await retrying(lambda: self.client.get_status(ingestion_id),
-                                        self.policy, self.sleep)
+                status = await self.client.get_status(ingestion_id)
                 link = status.report_url or link
         return await self.client.download_report(link)
 

@@ -10,7 +10,8 @@ observer for the progress display. Order of work:
 3. plan chunks in a thread while the event loop uploads them: chunks of one store one after
    the other (acceptance order is processing order), stores concurrently, all requests
    through one rate limiter; every chunk is recorded before it is sent and its ingestion id
-   right after the 201; retries reuse the chunk's content-derived Idempotency-Key;
+   right after the 201; the SDK's retry (by the push's policy) reuses the chunk's
+   content-derived Idempotency-Key and records every attempt through its ``on_attempt`` hook;
 4. wait for every upload (polling, or notifications then polling), download each report,
    count it, stage the delta hashes, and merge them once the whole push has ended.
 """
@@ -19,10 +20,10 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import msgspec
@@ -30,6 +31,7 @@ import msgspec
 from catalog_ingest.client import (
     ArchiveStoresMismatch,
     AsyncCatalogClient,
+    AttemptHook,
     CatalogClientError,
     RetryPolicy,
 )
@@ -60,11 +62,12 @@ class Push:
     """One run of a push (new or resumed). ``await Push(...).run()`` → PushResult."""
 
     def __init__(self, options: PushOptions, client: AsyncCatalogClient, tracking: Tracking,
-                 observer: PushObserver | None = None, *, sleep: Sleep = asyncio.sleep,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 observer: PushObserver | None = None, *, sleep: Sleep = asyncio.sleep) -> None:
+        """``sleep`` paces the polling; the waits between retries are the client's own (its
+        ``sleep`` and ``jitter``), by this push's policy (``max_attempts``)."""
         self.options, self.client, self.tracking = options, client, tracking
         self.observer = observer or PushObserver()
-        self.sleep, self.jitter = sleep, jitter
+        self.sleep = sleep
         self.policy = RetryPolicy(max_attempts=options.max_attempts)
         self.outcome = Outcome()
         self._stop = threading.Event()
@@ -82,7 +85,7 @@ class Push:
         self.results = ResultsDir(self.setup.results_dir)
         self.collector = Collector(self.setup.push_id, self.setup.names, self.client,
                                    self.tracking, self.results, self.outcome, self.observer,
-                                   self.policy, self.sleep)
+                                   self.policy)
         self.waiter = PollWaiter(self.client, self.collector, self.policy,
                                  initial=self.options.poll_initial,
                                  maximum=self.options.poll_max, sleep=self.sleep)
@@ -253,18 +256,22 @@ class Push:
                            chunk.item_count, first, last)
 
     async def _upload(self, chunk: Chunk, key: str) -> str | None:
-        """POST the chunk until accepted; None when it failed for good (recorded)."""
-        push_id, attempt = self.setup.push_id, 1
+        """POST the chunk until accepted; None when it failed for good (recorded).
+
+        The SDK retries the call by the push's policy; its ``on_attempt`` hook records every
+        attempt in the tracking database. The loop here only re-plans an archive whose store
+        set the service corrected (a new request, not a retry)."""
+        push_id = self.setup.push_id
+        client = self.client.with_retry(replace(self.policy, on_attempt=self._recorder(chunk)))
+        self.tracking.update_chunk(push_id, chunk.seq, status="SENDING")
         while True:
-            self.tracking.update_chunk(push_id, chunk.seq, status="SENDING")
             try:
                 if chunk.kind == "ARCHIVE":
-                    stores = _stores_of(chunk)
-                    accepted = await self.client.archive(chunk.skus, stores, idempotency_key=key)
+                    accepted = await client.archive(chunk.skus, _stores_of(chunk),
+                                                    idempotency_key=key)
                 else:
-                    accepted = await self.client.upload_raw(chunk.body, idempotency_key=key)
+                    accepted = await client.upload_raw(chunk.body, idempotency_key=key)
             except ArchiveStoresMismatch as exc:
-                self._attempt(chunk, exc)
                 if not exc.store_ids or set(exc.store_ids) == set(_stores_of(chunk)):
                     self._failed(chunk, exc)
                     return None
@@ -274,23 +281,26 @@ class Push:
                 self.tracking.update_chunk(push_id, chunk.seq, idempotency_key=key)
                 continue
             except CatalogClientError as exc:
-                self._attempt(chunk, exc)
-                delay = self.policy.delay(attempt, exc, self.jitter())
-                if delay is None:
-                    self._failed(chunk, exc)
-                    return None
-                await self.sleep(delay)
-                attempt += 1
-                continue
-            self.tracking.record_attempt(push_id, chunk.seq, "ACCEPTED", 201)
+                self._failed(chunk, exc)
+                return None
             self.tracking.update_chunk(push_id, chunk.seq, status="ACCEPTED", error=None,
                                        ingestion_id=accepted.ingestion_id,
                                        submitted_at=time.time())
             return accepted.ingestion_id
 
-    def _attempt(self, chunk: Chunk, exc: CatalogClientError) -> None:
-        self.tracking.record_attempt(self.setup.push_id, chunk.seq, type(exc).__name__,
-                                     exc.status_code, exc.request_id, exc.message[:500])
+    def _recorder(self, chunk: Chunk) -> AttemptHook:
+        """The retry hook that records each attempt of ``chunk``'s request."""
+        push_id, seq = self.setup.push_id, chunk.seq
+
+        def record(attempt: int, error: CatalogClientError | None, delay: float | None) -> None:
+            if error is None:
+                self.tracking.record_attempt(push_id, seq, "ACCEPTED", 201)
+            else:
+                self.tracking.record_attempt(push_id, seq, type(error).__name__,
+                                             error.status_code, error.request_id,
+                                             error.message[:500])
+
+        return record
 
     def _failed(self, chunk: Chunk, exc: CatalogClientError) -> None:
         message = str(exc)
