@@ -40,20 +40,21 @@ from catalog_ingest.client.push.chunking import (
     Chunk,
     ChunkPlanner,
     DeltaBasis,
+    SourceScan,
     archive_chunk,
-    archive_chunks,
     idempotency_key,
-    source_items,
 )
 from catalog_ingest.client.push.collect import Collector
 from catalog_ingest.client.push.notify import wait_notified
 from catalog_ingest.client.push.options import PushError, PushObserver, PushOptions, PushResult
 from catalog_ingest.client.push.outcome import Outcome
 from catalog_ingest.client.push.results import ResultsDir, load_report
+from catalog_ingest.client.push.scratch import Scratch
 from catalog_ingest.client.push.setup import Setup, settle_push
 from catalog_ingest.client.push.tracking import SETTLED, ChunkRecord, Tracking
 from catalog_ingest.client.push.validate import Problem
 from catalog_ingest.client.push.waiting import PollWaiter, Tracked
+from catalog_ingest.domain.items import MAX_ITEMS_PER_UPLOAD
 
 Sleep = Callable[[float], Awaitable[object]]
 
@@ -73,6 +74,7 @@ class Push:
         self._stop = threading.Event()
         self.setup: Setup
         self.results: ResultsDir
+        self.scratch: Scratch
         self.collector: Collector
         self.waiter: PollWaiter
 
@@ -83,9 +85,10 @@ class Push:
         self.options = self.setup.options
         self.policy = RetryPolicy(max_attempts=self.options.max_attempts)
         self.results = ResultsDir(self.setup.results_dir)
+        self.scratch = Scratch()
         self.collector = Collector(self.setup.push_id, self.setup.names, self.client,
                                    self.tracking, self.results, self.outcome, self.observer,
-                                   self.policy)
+                                   self.policy, self.scratch)
         self.waiter = PollWaiter(self.client, self.collector, self.policy,
                                  initial=self.options.poll_initial,
                                  maximum=self.options.poll_max, sleep=self.sleep)
@@ -109,6 +112,7 @@ class Push:
                 waiting.cancel()
             self._stop.set()
             self.results.close()
+            self.scratch.close()
             result = PushResult(self.setup.push_id, self._finish(status), self.outcome,
                                 self.setup.results_dir, self.setup.resumed)
             self.observer.end(result)  # also when interrupted: the display must stop
@@ -116,11 +120,12 @@ class Push:
 
     async def _plan_and_send(self, first_seq: int) -> None:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=2 * self.options.concurrency)
+        # Few chunks wait (each holds its body, up to --max-body-bytes): memory stays flat.
+        queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=self.options.concurrency)
         planner = ChunkPlanner(self.setup.files, self.setup.mapping, _PlanSink(self),
                                chunk_size=self.options.chunk_size, max_body=self.options.max_body,
                                delta=self._delta_basis() if self.options.delta else None,
-                               stop=self._stop, first_seq=first_seq)
+                               stop=self._stop, first_seq=first_seq, state=self.scratch)
         failure: list[BaseException] = []
         thread = threading.Thread(target=self._produce, args=(loop, queue, planner, failure),
                                   name="push-planner", daemon=True)
@@ -177,7 +182,7 @@ class Push:
         try:
             while (chunk := await queue.get()) is not None:
                 if chunk.store_id not in lanes:
-                    lanes[chunk.store_id] = asyncio.Queue(maxsize=2)
+                    lanes[chunk.store_id] = asyncio.Queue(maxsize=1)
                     senders.append(asyncio.ensure_future(lane(lanes[chunk.store_id])))
                 await _put_checked(lanes[chunk.store_id], chunk, senders)
             for chunks in lanes.values():
@@ -190,33 +195,32 @@ class Push:
     # --- archive -------------------------------------------------------------------------------
 
     async def _archive_missing(self) -> int:
-        """Archive SKUs gone from the source; returns the first sequence number for uploads."""
+        """Archive SKUs gone from the source; returns the first sequence number for uploads.
+
+        The source's SKUs and the tracked ones meet in the scratch file, not in memory."""
         if not self.options.archive_missing:
             return 1
-        present, complete = await asyncio.to_thread(source_items, self.setup.files,
-                                                    self.setup.mapping)
-        if not complete:
+        scan = SourceScan(self.setup.files, self.setup.mapping)
+        await asyncio.to_thread(self.scratch.add_present, scan)
+        if not scan.complete:
             self.outcome.archive_skipped = ("some rows could not be read or name no SKU: "
                                             "nothing was archived")
             self.observer.note(f"--archive-missing: {self.outcome.archive_skipped}")
             return 1
-        known: dict[str, list[str]] = {}
-        for store_id, sku in self.tracking.known_items(self.setup.endpoint,
-                                                       self.setup.source_key):
-            known.setdefault(sku, []).append(store_id)
-        missing = sorted(sku for sku in known if sku not in present)
-        partial = sum(1 for sku, stores in known.items()
-                      if sku in present and set(stores) - present[sku])
+        known = self.tracking.known_items(self.setup.endpoint, self.setup.source_key)
+        await asyncio.to_thread(self.scratch.add_known, ((sku, store) for store, sku in known))
+        partial = self.scratch.partially_missing()
         if partial:
             self.observer.note(f"--archive-missing: {partial} SKUs left some stores but not "
                                "all; the API archives a SKU in every store, so they were kept")
-        stores = sorted({s for v in known.values() for s in v}
-                        | {s for v in present.values() for s in v if s})
-        chunks = archive_chunks(missing, stores) if missing and stores else []
-        for chunk in chunks:
-            self.collector.archive_pairs.update((sku, known[sku]) for sku in chunk.skus)
-            await self._send(chunk)
-        return len(chunks) + 1
+        stores = self.scratch.stores()
+        seq, after = 1, ""
+        while stores and (missing := self.scratch.missing(after, MAX_ITEMS_PER_UPLOAD)):
+            skus = list(missing)
+            self.collector.archive_pairs.update(missing)
+            await self._send(archive_chunk(seq, skus, stores))
+            seq, after = seq + 1, skus[-1]
+        return seq
 
     # --- sending -------------------------------------------------------------------------------
 
@@ -242,6 +246,7 @@ class Push:
         if ingestion_id is not None:
             self._accepted(chunk, ingestion_id, replayed=False)
             if self.options.wait:
+                self.scratch.park(chunk)  # its arrays wait on disk for the report
                 self.waiter.add(Tracked(chunk, ingestion_id))
 
     def _record(self, chunk: Chunk) -> ChunkRecord:
@@ -329,6 +334,7 @@ class Push:
                 self.collector.cancelled(tracked, record.status)
                 return
         if self.options.wait:
+            self.scratch.park(chunk)
             self.waiter.add(tracked)
 
     # --- notifications -------------------------------------------------------------------------

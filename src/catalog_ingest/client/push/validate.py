@@ -11,9 +11,9 @@ items that are not in the source) is left to its report.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any, Final, Protocol
 
 from catalog_ingest.client.push.mapping import ItemMapping
 from catalog_ingest.client.push.sources import FileInfo, Row, SourceOptions, read_rows
@@ -77,13 +77,52 @@ def identity(item: Any) -> tuple[str | None, str | None]:
     return (store if isinstance(store, str) else None, sku if isinstance(sku, str) else None)
 
 
-class SourceValidator:
-    """Validates the items of a source in order; keeps what the cross-item rules need."""
+class CrossItemState(Protocol):
+    """What the cross-item rules remember of the items seen so far (in memory, or on disk)."""
+
+    def first_sku(self, store: str, sku: str) -> bool:
+        """Note (store, SKU); False when it was noted before."""
+
+    def owners(self, store: str, codes: Sequence[str]) -> dict[str, str]:
+        """The SKU owning each of ``codes`` in the store (those owned by none are left out)."""
+
+    def claim(self, store: str, codes: Sequence[str], sku: str) -> None:
+        """``sku`` owns ``codes`` in the store from now on."""
+
+
+class MemoryState:
+    """Cross-item state in dictionaries (a few hundred bytes per item)."""
 
     def __init__(self) -> None:
         # Per store, keyed by the item's own strings: no new strings per item (1M items ≈ 0.3 GB).
         self._skus: dict[str, set[str]] = {}
         self._owners: dict[str, dict[str, str]] = {}
+
+    def first_sku(self, store: str, sku: str) -> bool:
+        skus = self._skus.get(store)
+        if skus is None:
+            skus = self._skus[store] = set()
+        if sku in skus:
+            return False
+        skus.add(sku)
+        return True
+
+    def owners(self, store: str, codes: Sequence[str]) -> dict[str, str]:
+        known = self._owners.get(store) or {}
+        return {code: known[code] for code in codes if code in known}
+
+    def claim(self, store: str, codes: Sequence[str], sku: str) -> None:
+        owners = self._owners.setdefault(store, {})
+        for code in codes:
+            owners[code] = sku
+
+
+class SourceValidator:
+    """Validates the items of a source in order; ``state`` keeps what the cross-item rules
+    need (in memory by default; the push keeps it on disk, so its memory stays flat)."""
+
+    def __init__(self, state: CrossItemState | None = None) -> None:
+        self.state: CrossItemState = state or MemoryState()
 
     def check(self, row: Row, mapping: ItemMapping) -> Checked:
         if row.error is not None:
@@ -100,24 +139,18 @@ class SourceValidator:
         if not is_request_model_valid(item):  # the fast path the service uses too
             return request_model_issues(item)
         store, sku = item["store_id"], item["item_sku"]
-        skus = self._skus.get(store)
-        if skus is None:
-            skus = self._skus[store] = set()
-            self._owners[store] = {}
-        if sku in skus:
+        if not self.state.first_sku(store, sku):
             message = f"SKU {sku} appears earlier in this source for store {store}"
             return [error(codes.DUPLICATE_SKU_IN_UPLOAD, "item_sku", message, sku)]
-        skus.add(sku)
         found = item_issues(item)
         barcodes = item_barcodes(item)
-        owners = self._owners[store]
+        owners = self.state.owners(store, barcodes) if barcodes else {}
         for position, code in enumerate(barcodes):
             owner = owners.get(code)
             if owner is not None and owner != sku:
                 found.append(_conflict(position, code, owner, store))
-        if not found or not any(i.is_error for i in found):
-            for code in barcodes:
-                owners[code] = sku
+        if barcodes and (not found or not any(i.is_error for i in found)):
+            self.state.claim(store, barcodes, sku)
         return found
 
 
