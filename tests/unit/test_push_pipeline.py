@@ -20,7 +20,7 @@ from tests.support.tenants import Tenant, make_tenant
 from catalog_ingest.app import create_app
 from catalog_ingest.client import AsyncCatalogClient
 from catalog_ingest.client.push import Push, PushObserver, PushOptions, PushResult, Tracking
-from catalog_ingest.client.push.chunking import ChunkPlanner, idempotency_key
+from catalog_ingest.client.push.chunking import ChunkPlanner, half_seq, idempotency_key
 from catalog_ingest.client.push.mapping import IDENTITY
 from catalog_ingest.client.push.sources import inspect
 from catalog_ingest.client.push.tracking import SCHEMA_VERSION, TrackingError
@@ -486,3 +486,57 @@ def test_every_attempt_is_recorded_up_to_giving_up(env: Env) -> None:
                 for c in env.tracking.chunks(result.push_id)]
     assert attempts == [[("RetryableServerError", 500)] * 3, [("ACCEPTED", 201)]]
     assert env.delays[:2] == [0.5, 1.0]  # the SDK's backoff, by the push's policy
+
+
+def _items_in(request: httpx.Request) -> int:
+    return len(json.loads(request.content)["catalogItems"])
+
+
+def too_large(items: int) -> Callable[[httpx.Request], httpx.Response | None]:
+    """Answer 413 to the first upload of exactly ``items`` items."""
+    return lambda r: (httpx.Response(413, json={"message": "Request Entity Too Large"})
+                      if _items_in(r) == items else None)
+
+
+def test_a_413_splits_the_chunk_in_halves_recursively(env: Env) -> None:
+    source = write_catalog(env.tmp / "cat.csv", catalog_rows(5, stores=("s1",)))
+    env.transport.before += [("/v1/catalog/upload", too_large(5)),
+                             ("/v1/catalog/upload", too_large(2))]
+    result = env.push(source, chunk_size=5)
+    assert (result.status, result.exit_code) == ("DONE", 0)
+    assert not env.transport.before
+    assert result.outcome.totals().created == 5
+    chunks = {c.seq: c for c in env.tracking.chunks(result.push_id)}
+    first, second = half_seq(1, False), half_seq(1, True)
+    quarters = half_seq(first, False), half_seq(first, True)
+    assert sorted(chunks) == sorted([1, first, second, *quarters])
+    assert chunks[1].status == "SPLIT" and chunks[first].status == "SPLIT"
+    assert [chunks[s].item_count for s in (*quarters, second)] == [1, 1, 3]
+    assert all(chunks[s].status == "DONE" for s in (*quarters, second))
+    assert len({c.idempotency_key for c in chunks.values()}) == 5
+    outcomes = [a["outcome"] for a in env.tracking.attempts(result.push_id, 1)]
+    assert outcomes == ["RequestTooLarge"]
+    assert len(env.uploads()) == 3
+    assert result.outcome.chunks["planned"] == result.outcome.chunks["accepted"] == 3
+
+
+def test_a_resumed_push_finds_the_halves_it_sent(env: Env) -> None:
+    source = write_catalog(env.tmp / "cat.csv", catalog_rows(4, stores=("s1",)))
+    env.transport.before += [("/v1/catalog/upload", too_large(4)),
+                             ("/v1/catalog/upload", lambda r: httpx.Response(500, json=FATAL_500)
+                              if _items_in(r) == 2 else None)]
+    failed = env.push(source, chunk_size=4)
+    assert (failed.status, failed.exit_code) == ("INCOMPLETE", 1)
+    resumed = env.push(resume=True)
+    assert (resumed.push_id, resumed.status) == (failed.push_id, "DONE")
+    assert resumed.outcome.totals().created == 4
+    assert len(env.uploads()) == 2  # one half accepted before, the other now
+    assert [c.status for c in env.tracking.chunks(failed.push_id)] == ["SPLIT", "DONE", "DONE"]
+
+
+def test_a_single_item_over_the_limit_fails_its_chunk(env: Env) -> None:
+    source = write_catalog(env.tmp / "cat.csv", catalog_rows(2, stores=("s1",)))
+    env.transport.before.append(("/v1/catalog/upload", too_large(1)))
+    result = env.push(source, chunk_size=1)
+    assert (result.status, result.exit_code) == ("INCOMPLETE", 1)
+    assert [c.status for c in env.tracking.chunks(result.push_id)] == ["FAILED", "DONE"]

@@ -216,6 +216,34 @@ class ChunkPlanner:
                      b"".join(e[1] for e in entries))
 
 
+class _Body(msgspec.Struct):
+    catalogItems: list[msgspec.Raw]
+
+
+def half_seq(seq: int, second: bool) -> int:
+    """The sequence number of a half of chunk ``seq`` (split after a 413).
+
+    The low 32 bits are the planned chunk's number, the high bits the node in the binary
+    tree of its halves (0 for the planned chunk itself): deterministic, so a resumed push
+    finds the halves it sent before."""
+    root, node = seq & 0xFFFFFFFF, (seq >> 32) + 1
+    return ((2 * node + int(second) - 1) << 32) | root
+
+
+def split_chunk(chunk: Chunk) -> tuple[Chunk, Chunk]:
+    """The two halves of an upload chunk of two items or more, each a request of its own."""
+    items = msgspec.json.decode(chunk.body, type=_Body).catalogItems
+    middle = len(items) // 2
+    halves = []
+    for second, part, refs, digests in (
+            (False, items[:middle], chunk.refs[:middle], chunk.digests[:middle * 16]),
+            (True, items[middle:], chunk.refs[middle:], chunk.digests[middle * 16:])):
+        body = _PREFIX + b",".join(bytes(raw) for raw in part) + _SUFFIX
+        halves.append(Chunk(half_seq(chunk.seq, second), "UPLOAD", chunk.store_id, body,
+                            hashlib.sha256(body).hexdigest(), len(part), refs, digests))
+    return halves[0], halves[1]
+
+
 def archive_chunks(skus: Sequence[str], stores: Sequence[str], first_seq: int = 1,
                    size: int = MAX_ITEMS_PER_UPLOAD) -> list[Chunk]:
     """Archive requests for ``skus`` (sorted) in ``stores``, at most ``size`` SKUs each."""

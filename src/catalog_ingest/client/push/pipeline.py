@@ -19,7 +19,6 @@ observer for the progress display. Order of work:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -33,18 +32,20 @@ from catalog_ingest.client import (
     AsyncCatalogClient,
     AttemptHook,
     CatalogClientError,
+    RequestTooLarge,
     RetryPolicy,
 )
+from catalog_ingest.client.push.archiving import archive_missing
 from catalog_ingest.client.push.chunking import (
-    Cancelled,
     Chunk,
     ChunkPlanner,
     DeltaBasis,
-    SourceScan,
     archive_chunk,
     idempotency_key,
+    split_chunk,
 )
 from catalog_ingest.client.push.collect import Collector
+from catalog_ingest.client.push.feeding import produce, put_checked
 from catalog_ingest.client.push.notify import wait_notified
 from catalog_ingest.client.push.options import PushError, PushObserver, PushOptions, PushResult
 from catalog_ingest.client.push.outcome import Outcome
@@ -54,9 +55,10 @@ from catalog_ingest.client.push.setup import Setup, settle_push
 from catalog_ingest.client.push.tracking import SETTLED, ChunkRecord, Tracking
 from catalog_ingest.client.push.validate import Problem
 from catalog_ingest.client.push.waiting import PollWaiter, Tracked
-from catalog_ingest.domain.items import MAX_ITEMS_PER_UPLOAD
 
 Sleep = Callable[[float], Awaitable[object]]
+#: The status of a chunk sent as two halves after a 413 (the halves are chunks of their own).
+SPLIT = "SPLIT"
 
 
 class Push:
@@ -99,7 +101,7 @@ class Push:
         status = "INTERRUPTED"
         try:
             self.observer.begin(self.setup.push_id, self.setup.total_bytes, self.setup.resumed)
-            first_seq = await self._archive_missing()
+            first_seq = await archive_missing(self)
             await self._plan_and_send(first_seq)
             self.waiter.close()
             if notify:
@@ -127,7 +129,8 @@ class Push:
                                delta=self._delta_basis() if self.options.delta else None,
                                stop=self._stop, first_seq=first_seq, state=self.scratch)
         failure: list[BaseException] = []
-        thread = threading.Thread(target=self._produce, args=(loop, queue, planner, failure),
+        thread = threading.Thread(target=produce, args=(loop, queue, planner, self._stop,
+                                                        failure),
                                   name="push-planner", daemon=True)
         thread.start()
         try:
@@ -139,35 +142,6 @@ class Push:
             raise failure[0]
         self._absorb_stats(planner)
 
-    def _produce(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Chunk | None],
-                 planner: ChunkPlanner, failure: list[BaseException]) -> None:
-        """Planner thread: chunks into the queue (blocking while it is full)."""
-        try:
-            try:
-                for chunk in planner.chunks():
-                    self._put(loop, queue, chunk)
-            except Cancelled:
-                raise
-            except BaseException as exc:
-                failure.append(exc)
-            self._put(loop, queue, None)
-        except Cancelled:
-            return
-
-    def _put(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Chunk | None],
-             chunk: Chunk | None) -> None:
-        future = asyncio.run_coroutine_threadsafe(queue.put(chunk), loop)
-        while True:
-            try:
-                future.result(timeout=0.2)
-                return
-            except concurrent.futures.CancelledError:
-                raise Cancelled from None
-            except TimeoutError:
-                if self._stop.is_set():
-                    future.cancel()
-                    raise Cancelled from None
-
     async def _dispatch(self, queue: asyncio.Queue[Chunk | None]) -> None:
         """Send chunks: one store's in order, several stores at once (bounded)."""
         slots = asyncio.Semaphore(self.options.concurrency)
@@ -177,54 +151,25 @@ class Push:
         async def lane(chunks: asyncio.Queue[Chunk | None]) -> None:
             while (chunk := await chunks.get()) is not None:
                 async with slots:
-                    await self._send(chunk)
+                    await self.send(chunk)
 
         try:
             while (chunk := await queue.get()) is not None:
                 if chunk.store_id not in lanes:
                     lanes[chunk.store_id] = asyncio.Queue(maxsize=1)
                     senders.append(asyncio.ensure_future(lane(lanes[chunk.store_id])))
-                await _put_checked(lanes[chunk.store_id], chunk, senders)
+                await put_checked(lanes[chunk.store_id], chunk, senders)
             for chunks in lanes.values():
-                await _put_checked(chunks, None, senders)
+                await put_checked(chunks, None, senders)
             await asyncio.gather(*senders)
         finally:
             for task in senders:
                 task.cancel()
 
-    # --- archive -------------------------------------------------------------------------------
-
-    async def _archive_missing(self) -> int:
-        """Archive SKUs gone from the source; returns the first sequence number for uploads.
-
-        The source's SKUs and the tracked ones meet in the scratch file, not in memory."""
-        if not self.options.archive_missing:
-            return 1
-        scan = SourceScan(self.setup.files, self.setup.mapping)
-        await asyncio.to_thread(self.scratch.add_present, scan)
-        if not scan.complete:
-            self.outcome.archive_skipped = ("some rows could not be read or name no SKU: "
-                                            "nothing was archived")
-            self.observer.note(f"--archive-missing: {self.outcome.archive_skipped}")
-            return 1
-        known = self.tracking.known_items(self.setup.endpoint, self.setup.source_key)
-        await asyncio.to_thread(self.scratch.add_known, ((sku, store) for store, sku in known))
-        partial = self.scratch.partially_missing()
-        if partial:
-            self.observer.note(f"--archive-missing: {partial} SKUs left some stores but not "
-                               "all; the API archives a SKU in every store, so they were kept")
-        stores = self.scratch.stores()
-        seq, after = 1, ""
-        while stores and (missing := self.scratch.missing(after, MAX_ITEMS_PER_UPLOAD)):
-            skus = list(missing)
-            self.collector.archive_pairs.update(missing)
-            await self._send(archive_chunk(seq, skus, stores))
-            seq, after = seq + 1, skus[-1]
-        return seq
-
     # --- sending -------------------------------------------------------------------------------
 
-    async def _send(self, chunk: Chunk) -> None:
+    async def send(self, chunk: Chunk, *, half: bool = False) -> None:
+        """Send one chunk (or collect it, when an earlier run did) and hand it to the waiter."""
         record = self.tracking.chunk(self.setup.push_id, chunk.seq)
         if record is None:
             record = self._record(chunk)
@@ -233,15 +178,25 @@ class Push:
             raise PushError(
                 f"chunk {chunk.seq} is not the one planned before (the sources, the mapping or "
                 "the tracked items changed): start a new push instead of resuming")
-        with self.collector.lock:
-            self.outcome.chunks["planned"] += 1
-        self.observer.chunk_planned(chunk)
+        if not half:  # a split's halves are counted by the split
+            with self.collector.lock:
+                self.outcome.chunks["planned"] += 1
+            self.observer.chunk_planned(chunk)
+        if record.status == SPLIT:  # resumed: the same halves as before
+            await self._send_halves(chunk)
+            return
         if record.ingestion_id:
             chunk.body = b""  # only the rows and hashes are needed from here on
             self._accepted(chunk, record.ingestion_id, replayed=True)
             await self._resume(chunk, record)
             return
-        ingestion_id = await self._upload(chunk, record.idempotency_key)
+        try:
+            ingestion_id = await self._upload(chunk, record.idempotency_key)
+        except _TooLarge:
+            self.tracking.update_chunk(self.setup.push_id, chunk.seq, status=SPLIT,
+                                       error="413: sent as two halves")
+            await self._send_halves(chunk)
+            return
         chunk.body = b""
         if ingestion_id is not None:
             self._accepted(chunk, ingestion_id, replayed=False)
@@ -285,6 +240,11 @@ class Push:
                                       self.setup.push_id if self.options.force else "")
                 self.tracking.update_chunk(push_id, chunk.seq, idempotency_key=key)
                 continue
+            except RequestTooLarge as exc:
+                if chunk.kind != "UPLOAD" or chunk.item_count < 2:
+                    self._failed(chunk, exc)
+                    return None
+                raise _TooLarge from exc
             except CatalogClientError as exc:
                 self._failed(chunk, exc)
                 return None
@@ -292,6 +252,18 @@ class Push:
                                        ingestion_id=accepted.ingestion_id,
                                        submitted_at=time.time())
             return accepted.ingestion_id
+
+    async def _send_halves(self, chunk: Chunk) -> None:
+        """A chunk the service found too large (413), sent as two uploads of half its items
+        (each tracked, with its own Idempotency-Key; a half still too large is split again)."""
+        first, second = split_chunk(chunk)
+        chunk.body = b""
+        with self.collector.lock:
+            self.outcome.chunks["planned"] += 1  # two uploads instead of one
+        self.observer.note(f"upload {chunk.seq} ({chunk.store_id}, {chunk.item_count} items) "
+                           f"is over the service's size limit: sent as two halves")
+        for half in (first, second):
+            await self.send(half, half=True)
 
     def _recorder(self, chunk: Chunk) -> AttemptHook:
         """The retry hook that records each attempt of ``chunk``'s request."""
@@ -373,9 +345,10 @@ class Push:
         chunks = self.tracking.chunks(push_id)
         if ran != "ENDED":
             status = "INTERRUPTED"
-        elif all(c.status in SETTLED for c in chunks):
+        elif all(c.status in SETTLED or c.status == SPLIT for c in chunks):
             status = "DONE"
-        elif not self.options.wait and all(c.ingestion_id for c in chunks):
+        elif not self.options.wait and all(c.ingestion_id or c.status == SPLIT
+                                           for c in chunks):
             status = "SUBMITTED"
         else:
             status = "INCOMPLETE"
@@ -388,6 +361,10 @@ class Push:
         self.tracking.update_push(push_id, status=status, finished_at=time.time(),
                                   summary=self.outcome.to_dict(), pid=None)
         return status
+
+
+class _TooLarge(Exception):
+    """The service answered 413 to an upload that can be split."""
 
 
 class _PlanSink:
@@ -411,19 +388,3 @@ class _PlanSink:
 def _stores_of(chunk: Chunk) -> list[str]:
     stores: list[str] = msgspec.json.decode(chunk.body)["allApplicableStores"]
     return stores
-
-
-async def _put_checked(queue: asyncio.Queue[Chunk | None], chunk: Chunk | None,
-                       senders: list[asyncio.Task[None]]) -> None:
-    """Put into a lane's queue, but raise at once if a sender died (instead of blocking)."""
-    put = asyncio.ensure_future(queue.put(chunk))
-    while True:
-        done, _ = await asyncio.wait([put, *senders], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not put and task.exception() is not None:
-                put.cancel()
-                raise task.exception()  # type: ignore[misc]
-        if put in done:
-            return
-        senders = [t for t in senders if not t.done()]
-
