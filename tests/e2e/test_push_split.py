@@ -28,7 +28,7 @@ def test_chunks_over_the_body_limit_are_split_until_they_fit(tmp_path: Path) -> 
         chunks = pusher.chunks()
         split = [c for c in chunks if c["status"] == "SPLIT"]
         sent = [c for c in chunks if c["status"] != "SPLIT"]
-        assert len(split) >= 2  # 300 items → 2 × 150 still too large → 4 × 75
+        assert len(split) >= 2  # 300 items, then 2 x 150 still too large, then 4 x 75
         assert all(c["status"] == "DONE" for c in sent)
         assert sum(c["item_count"] for c in sent) == 300
         assert len({c["idempotency_key"] for c in chunks}) == len(chunks)
