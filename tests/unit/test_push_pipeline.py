@@ -424,17 +424,25 @@ def test_notifications_complete_uploads_without_polling(env: Env,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from starlette.testclient import TestClient
 
+    from catalog_ingest.client.notify_wait import Wanted
     from catalog_ingest.client.push import NotifyOptions, notify
     from catalog_ingest.client.sns import Completion
 
     delivered: list[str] = []
 
-    def fake_wait(ingestion_ids: list[str], *, on_completion: Callable[[Completion], None],
+    def fake_wait(ingestion_ids: Wanted, *, on_completion: Callable[[Completion], None],
+                  on_listening: Callable[[str], None], on_confirmed: Callable[[str], None],
                   timeout: float, **_: Any) -> dict[str, Completion]:
         """Stands in for SNS: announces each upload once the service says it ended."""
         got: dict[str, Completion] = {}
+        on_listening("http://fake-listener/")
+        on_confirmed("http://testserver/sns/confirm?token=t")
         with TestClient(env.app) as http:
-            for ingestion_id in ingestion_ids:
+            while not ingestion_ids.done(got):
+                ingestion_id = next(iter(sorted(ingestion_ids.snapshot() - set(got))), None)
+                if ingestion_id is None:
+                    threading.Event().wait(0.02)  # the fake's wait for the next upload
+                    continue
                 while True:
                     answer = http.post("/v1/catalog/getCatalogUploadStatus",
                                        json={"ingestionId": ingestion_id},

@@ -120,6 +120,10 @@ def push(
                                              help="With --wait notify: HOST:PORT of a local "
                                              "HTTP subscriber to run."),
     notify_timeout: float = typer.Option(NotifyOptions().timeout, "--notify-timeout", min=1),
+    notify_confirm_wait: float = typer.Option(
+        NotifyOptions().confirm_wait, "--notify-confirm-wait", min=0,
+        help="With --listen: seconds to wait before the first upload for the subscription's "
+        "confirmation (one confirmed before sends none)."),
     progress: bool | None = typer.Option(None, "--progress/--no-progress"),
     as_json: bool = JsonOut,
 ) -> None:
@@ -132,7 +136,7 @@ def push(
         raise _usage("--sqs-queue-url and --listen exclude each other")
     if wait_mode == "notify" and not (notify_sqs or notify_listen):
         raise _usage("--wait notify needs --sqs-queue-url URL or --listen HOST:PORT")
-    notify = (NotifyOptions(notify_sqs, notify_listen, notify_timeout)
+    notify = (NotifyOptions(notify_sqs, notify_listen, notify_timeout, notify_confirm_wait)
               if notify_sqs or notify_listen else None)
     options = PushOptions(
         sources=tuple(files or ()), mapping_path=mapping, store=store, chunk_size=chunk_size,

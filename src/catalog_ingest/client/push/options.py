@@ -31,6 +31,9 @@ class NotifyOptions:
     sqs_queue_url: str | None = None
     listen: str | None = None
     timeout: float = 3600.0
+    #: With ``listen``: how long to wait, before the first upload, for the subscription's
+    #: confirmation to arrive (one confirmed in an earlier push sends none).
+    confirm_wait: float = 10.0
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,6 @@
 """The push of seed 003: plan chunks, upload them within the rate limit, wait, collect reports.
 
-Framework-free (no CLI, no terminal): the CLI gives it a client, a tracking database and an
-observer for the progress display. Order of work:
+Framework-free: the CLI gives it a client, a tracking database and an observer. Steps:
 
 1. settle the push: a new one (superseding unfinished pushes of the same source), or the one
    being resumed (its sources must be byte-identical);
@@ -12,8 +11,9 @@ observer for the progress display. Order of work:
    through one rate limiter; every chunk is recorded before it is sent and its ingestion id
    right after the 201; the SDK's retry (by the push's policy) reuses the chunk's
    content-derived Idempotency-Key and records every attempt through its ``on_attempt`` hook;
-4. wait for every upload (polling, or notifications then polling), download each report,
-   count it, stage the delta hashes, and merge them once the whole push has ended.
+4. wait for every upload (polling, or notifications listened for from before the first
+   upload, then polling), download each report, count it, stage the delta hashes, and
+   merge them once the whole push has ended.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from catalog_ingest.client.push.chunking import (
 )
 from catalog_ingest.client.push.collect import Collector
 from catalog_ingest.client.push.feeding import produce, put_checked
-from catalog_ingest.client.push.notify import wait_notified
+from catalog_ingest.client.push.notify import Notifier
 from catalog_ingest.client.push.options import PushError, PushObserver, PushOptions, PushResult
 from catalog_ingest.client.push.outcome import Outcome
 from catalog_ingest.client.push.results import ResultsDir, load_report
@@ -77,6 +77,7 @@ class Push:
         self.setup: Setup
         self.results: ResultsDir
         self.scratch: Scratch
+        self.notifier: Notifier | None = None
         self.collector: Collector
         self.waiter: PollWaiter
 
@@ -94,17 +95,21 @@ class Push:
         self.waiter = PollWaiter(self.client, self.collector, self.policy,
                                  initial=self.options.poll_initial,
                                  maximum=self.options.poll_max, sleep=self.sleep)
-        notify = self.options.wait and self.options.notify is not None
-        if notify:
-            self.waiter.hold.clear()
+        if self.options.wait and self.options.notify is not None:
+            self.waiter.hold.clear()  # polling waits for the notifications
+            self.notifier = Notifier(self, self.options.notify, self.setup.endpoint,
+                                     self.client.region)
         waiting = asyncio.ensure_future(self.waiter.run()) if self.options.wait else None
         status = "INTERRUPTED"
         try:
             self.observer.begin(self.setup.push_id, self.setup.total_bytes, self.setup.resumed)
+            if self.notifier is not None:
+                self.notifier.start()
+                await self.notifier.ready()  # listening before the first upload
             first_seq = await archive_missing(self)
             await self._plan_and_send(first_seq)
             self.waiter.close()
-            if notify:
+            if self.notifier is not None:
                 await self._notifications()
             if waiting is not None:
                 await waiting
@@ -122,8 +127,9 @@ class Push:
 
     async def _plan_and_send(self, first_seq: int) -> None:
         loop = asyncio.get_running_loop()
-        # Few chunks wait (each holds its body, up to --max-body-bytes): memory stays flat.
-        queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=self.options.concurrency)
+        # Few chunks wait (each holds its body, up to --max-body-bytes): one here, one per
+        # store lane, one being sent per lane; planning goes on meanwhile.
+        queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=1)
         planner = ChunkPlanner(self.setup.files, self.setup.mapping, _PlanSink(self),
                                chunk_size=self.options.chunk_size, max_body=self.options.max_body,
                                delta=self._delta_basis() if self.options.delta else None,
@@ -201,8 +207,7 @@ class Push:
         if ingestion_id is not None:
             self._accepted(chunk, ingestion_id, replayed=False)
             if self.options.wait:
-                self.scratch.park(chunk)  # its arrays wait on disk for the report
-                self.waiter.add(Tracked(chunk, ingestion_id))
+                self._wait_for(Tracked(chunk, ingestion_id))
 
     def _record(self, chunk: Chunk) -> ChunkRecord:
         salt = self.setup.push_id if self.options.force else ""
@@ -306,18 +311,24 @@ class Push:
                 self.collector.cancelled(tracked, record.status)
                 return
         if self.options.wait:
-            self.scratch.park(chunk)
-            self.waiter.add(tracked)
+            self._wait_for(tracked)
 
     # --- notifications -------------------------------------------------------------------------
 
     async def _notifications(self) -> None:
         """Wait for completion notifications of the open uploads, then let polling finish."""
+        assert self.notifier is not None
         try:
-            await wait_notified(self, self.options.notify, self.setup.endpoint,
-                                self.client.region)
+            await self.notifier.finish()
         finally:
             self.waiter.hold.set()
+
+    def _wait_for(self, tracked: Tracked) -> None:
+        """Hand an accepted upload to the waiter (and to the notifications, when used)."""
+        self.scratch.park(tracked.chunk)  # its arrays wait on disk for the report
+        self.waiter.add(tracked)
+        if self.notifier is not None:
+            self.notifier.add(tracked.ingestion_id)
 
     def notified(self, ingestion_id: str, status: str, link: str | None) -> None:
         tracked = self.waiter.discard(ingestion_id)
