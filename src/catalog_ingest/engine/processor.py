@@ -7,9 +7,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
@@ -128,9 +126,7 @@ def _process_items(svc: Runtime, upload: Upload, worker_id: str,
         now = time.time()
         repo = CatalogRepo(conn)
         plan = plan_upload(items, issues, load_state(repo, items), upload.ingestion_id, now)
-        report = _write_report(svc, upload, plan, plan.summary(), now)
-        write_plan(repo, plan, upload.ingestion_id, now)
-        _finish(conn, upload, worker_id, report, now)
+        _apply(svc, conn, repo, upload, worker_id, plan, plan.summary(), now)
 
 
 def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[str, Any]) -> None:
@@ -148,36 +144,31 @@ def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[
                 for code in stored.barcodes:
                     state.owners[(store, code)] = sku
         plan = plan_archive(skus, found, state, upload.ingestion_id, now)
-        report = _write_report(svc, upload, plan, archive_summary(plan, len(skus)), now)
-        write_plan(repo, plan, upload.ingestion_id, now)
-        _finish(conn, upload, worker_id, report, now)
+        _apply(svc, conn, repo, upload, worker_id, plan, archive_summary(plan, len(skus)), now)
 
 
-@dataclass
-class _PendingReport:
-    key: str
-    summary: dict[str, int]
-    written: Future[None]
+def _apply(svc: Runtime, conn: Any, repo: CatalogRepo, upload: Upload, worker_id: str,
+           plan: Plan, summary: dict[str, int], now: float) -> None:
+    """Write the plan, then the report, then end the upload (fenced), all in `conn`'s transaction.
 
-
-def _write_report(svc: Runtime, upload: Upload, plan: Plan, summary: dict[str, int],
-                  now: float) -> _PendingReport:
-    """Start writing the report (its fsyncs overlap the bulk writes that follow)."""
+    The report's completedAt is taken after the catalog writes (not at planning time), and the
+    same instant is the upload's completed_at; its item results are encoded while the bulk
+    writes run. The report is durable before the commit: DONE never points at a missing report.
+    """
+    results = svc.io.submit(reports.encode_results, plan.results)
+    write_plan(repo, plan, upload.ingestion_id, now)
+    completed = time.time()
     body = reports.build_report(
         ingestion_id=upload.ingestion_id, status=S.DONE.value, submitted_at=upload.submitted_at,
-        started_at=upload.started_at, completed_at=now, summary=summary, results=plan.results,
+        started_at=upload.started_at, completed_at=completed, summary=summary,
+        results=results.result(),
     )
     key = reports.report_key(upload.ingestion_id)
-    return _PendingReport(key, summary, svc.io.submit(svc.blobs.put, key, body))
-
-
-def _finish(conn: Any, upload: Upload, worker_id: str, report: _PendingReport,
-            now: float) -> None:
-    report.written.result()  # before the commit: DONE must never point at a missing report
-    if not uploads.finish(conn, upload.ingestion_id, worker_id, S.DONE.value, report.summary,
-                          None, report.key, now):
+    svc.blobs.put(key, body)
+    if not uploads.finish(conn, upload.ingestion_id, worker_id, S.DONE.value, summary, None, key,
+                          completed):
         raise LostClaim(upload.ingestion_id)
-    record_completion(conn, upload, S.DONE.value, report.summary, now)
+    record_completion(conn, upload, S.DONE.value, summary, completed)
 
 
 def finish_fatal(svc: Runtime, upload: Upload, worker_id: str, code: str, message: str) -> str:
