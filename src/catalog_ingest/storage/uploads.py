@@ -6,8 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, insert, or_, select, text, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, and_, delete, insert, select, text, update
 
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.storage import tables as t
@@ -88,38 +87,56 @@ def get_upload(
 
 
 def claim_next(conn: Connection, worker_id: str, lease_seconds: float, now: float) -> Upload | None:
-    """Claim the oldest claimable upload: per retailer strictly in acceptance order.
+    """Claim the oldest claimable upload: per store strictly in acceptance order.
 
-    A retailer's oldest unfinished upload is claimable when queued or when its claim's lease has
-    run out (its worker died); later uploads of that retailer wait, which is what makes
-    "later wins" hold whatever the number of workers. Must run in a write transaction.
+    An unfinished upload is claimable when queued, or when its claim's lease has run out (its
+    worker died), and no EARLIER unfinished upload of the same retailer shares a store with
+    it. Uploads whose store sets do not overlap are independent (items, barcode ownership and
+    rejections are all per store), so they may be processed at once by different workers,
+    while "later wins" holds for every (store, SKU) whatever the number of workers; archive
+    requests name all of the retailer's stores, so they wait for, and hold up, everything of
+    theirs. Must run in a write transaction (claims are serialised: PostgreSQL by an advisory
+    lock, SQLite by its single writer).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CLAIM_LOCK})
-    u, e = t.uploads, aliased(t.uploads)
-    earlier = exists().where(
-        e.c.retailer_id == u.c.retailer_id, e.c.status.in_(_ACTIVE), e.c.seq < u.c.seq
-    )
-    row = conn.execute(
-        select(u)
-        .where(
-            u.c.status.in_(_ACTIVE),
-            or_(u.c.status == S.INQUEUE.value, u.c.lease_expires_at < now),
-            ~earlier,
-        )
-        .order_by(u.c.seq)
-        .limit(1)
-    ).first()
-    if row is None:
+    seq = _first_claimable(conn, now)
+    if seq is None:
         return None
+    u = t.uploads
+    started = conn.execute(select(u.c.started_at).where(u.c.seq == seq)).scalar()
     conn.execute(
-        update(u).where(u.c.seq == row.seq).values(
+        update(u).where(u.c.seq == seq).values(
             status=S.INPROGRESS.value, claimed_by=worker_id, lease_expires_at=now + lease_seconds,
-            started_at=row.started_at or now,
+            started_at=started or now,
         )
     )
-    claimed = conn.execute(select(u).where(u.c.seq == row.seq)).one()
+    claimed = conn.execute(select(u).where(u.c.seq == seq)).one()
     return _upload(claimed)
+
+
+def _first_claimable(conn: Connection, now: float) -> int | None:
+    """The seq of the oldest claimable upload (see claim_next), scanning the unfinished ones.
+
+    The scan is over the unfinished uploads only (the queue, not the history), in acceptance
+    order; each upload seen blocks its stores for the later uploads of its retailer.
+    """
+    u = t.uploads.c
+    rows = conn.execute(
+        select(u.seq, u.retailer_id, u.status, u.lease_expires_at, u.store_ids)
+        .where(u.status.in_(_ACTIVE))
+        .order_by(u.seq)
+    )
+    busy: dict[str, set[str]] = {}
+    for row in rows:
+        stores = json.loads(row.store_ids)
+        blocked = busy.setdefault(row.retailer_id, set())
+        free = blocked.isdisjoint(stores)
+        if free and (row.status == S.INQUEUE.value
+                     or (row.lease_expires_at is not None and row.lease_expires_at < now)):
+            return int(row.seq)
+        blocked.update(stores)
+    return None
 
 
 def renew_lease(conn: Connection, ingestion_id: str, worker_id: str, until: float) -> bool:
