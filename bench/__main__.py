@@ -13,7 +13,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import bench_accept, bench_memory, bench_mmc, bench_process, bench_sustained
+from bench import (
+    bench_accept,
+    bench_memory,
+    bench_mmc,
+    bench_process,
+    bench_sustained,
+    bench_workers,
+)
 from bench.common import BENCH_DIR, BenchResult, git_commit, machine
 
 BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
@@ -22,6 +29,8 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "memory": bench_memory.run,
     "sustained": bench_sustained.run,  # also the `resync` target
     "mmc": bench_mmc.run,  # status p50, rejection report, listCatalogItems steadiness
+    "workers": bench_workers.run,  # PostgreSQL: 2 worker processes vs 1, one retailer
+    "postgres": bench_workers.run_postgres,  # process and sustained, PostgreSQL vs SQLite
 }
 RESULTS = BENCH_DIR / "RESULTS.md"
 
