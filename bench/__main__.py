@@ -17,6 +17,7 @@ from bench import (
     bench_accept,
     bench_memory,
     bench_mmc,
+    bench_poll,
     bench_process,
     bench_sustained,
     bench_workers,
@@ -29,6 +30,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "memory": bench_memory.run,
     "sustained": bench_sustained.run,  # also the `resync` target
     "mmc": bench_mmc.run,  # status p50, rejection report, listCatalogItems steadiness
+    "poll": bench_poll.run,  # signed getCatalogUploadStatus req/s vs bare uvicorn
     "workers": bench_workers.run,  # PostgreSQL: 2 worker processes vs 1, one retailer
     "postgres": bench_workers.run_postgres,  # process and sustained, PostgreSQL vs SQLite
 }

@@ -184,8 +184,7 @@ def upload_status(svc: Runtime, retailer_id: str, ingestion_id: str,
 
 
 def get_upload(svc: Runtime, retailer_id: str, ingestion_id: str) -> Upload:
-    with svc.db.read() as conn:
-        upload = uploads.get_upload(conn, ingestion_id, retailer_id)
+    upload = uploads.lookup_upload(svc.db, ingestion_id, retailer_id)
     if upload is None:
         raise UnknownIngestion("API invoked with Invalid parameter")
     return upload

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, and_, delete, insert, select, text, update
 
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.storage import tables as t
+from catalog_ingest.storage.database import Database
 
 _ACTIVE = (S.INQUEUE.value, S.INPROGRESS.value)
 _PG_CLAIM_LOCK = 727_002
@@ -84,6 +85,27 @@ def get_upload(
         query = query.where(t.uploads.c.retailer_id == retailer_id)
     row = conn.execute(query).first()
     return _upload(row) if row else None
+
+
+_UPLOAD_COLUMNS = ("seq", "ingestion_id", "retailer_id", "kind", "status", "item_count",
+                   "store_ids", "payload_key", "submitted_at", "started_at", "completed_at",
+                   "attempts", "claimed_by", "summary", "error", "report_key", "idempotency_key",
+                   "request_hash")
+_LOOKUP = (f"SELECT {', '.join(_UPLOAD_COLUMNS)} FROM uploads "
+           "WHERE ingestion_id = ? AND retailer_id = ?")
+
+
+def lookup_upload(db: Database, ingestion_id: str, retailer_id: str) -> Upload | None:
+    """`get_upload` for the status polls: one statement, read fresh each time (no cache)."""
+    rows = db.query(_LOOKUP, (ingestion_id, retailer_id))
+    if not rows:
+        return None
+    row = rows[0]
+    return Upload(
+        row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7], row[8],
+        row[9], row[10], row[11], row[12], json.loads(row[13]) if row[13] else None,
+        json.loads(row[14]) if row[14] else None, row[15], row[16], row[17],
+    )
 
 
 def claim_next(conn: Connection, worker_id: str, lease_seconds: float, now: float) -> Upload | None:
