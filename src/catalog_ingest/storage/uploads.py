@@ -54,6 +54,55 @@ def insert_upload(conn: Connection, **values: Any) -> None:
     conn.execute(insert(t.uploads).values(status=S.INQUEUE.value, attempts=0, **values))
 
 
+def store_upload(db: Database, not_before: float, **values: Any) -> Upload | None:
+    """Store an accepted upload durably (committed when this returns); None, or the earlier
+    upload that already used its Idempotency-Key since `not_before` (a replay).
+
+    On SQLite, when this process's writer is busy (an upload being processed holds it), the
+    upload goes to the intake inbox instead of waiting (storage/inbox.py): a 201 never waits
+    for processing. Either way the Idempotency-Key is checked against both places.
+    """
+    retailer_id, key = values["retailer_id"], values["idempotency_key"]
+    if db.inbox is None:
+        with db.write() as conn:
+            return _store_direct(conn, not_before, values)
+    with db.inbox.lock, db.write_if_free() as conn:
+        if conn is not None:  # the writer was free: straight into `uploads` (inbox drained)
+            return _store_direct(conn, not_before, values)
+        if key is not None:
+            waiting = db.inbox.find_by_idempotency_key(retailer_id, key)
+            if waiting is not None:
+                return _from_inbox(waiting)
+            # Checked after the inbox: a row moving meanwhile is in `uploads` by now.
+            with db.read() as reader:
+                earlier = find_by_idempotency_key(reader, retailer_id, key, not_before)
+            if earlier is not None:
+                return earlier
+        db.inbox.put({**values, "store_ids": json.dumps(values["store_ids"])})
+    return None
+
+
+def _store_direct(conn: Connection, not_before: float, values: dict[str, Any]) -> Upload | None:
+    key = values["idempotency_key"]
+    if key is not None:
+        earlier = find_by_idempotency_key(conn, values["retailer_id"], key, not_before,
+                                          release=True)
+        if earlier is not None:  # lost a race with a concurrent retry of the same request
+            return earlier
+    insert_upload(conn, **values)
+    return None
+
+
+def _from_inbox(values: dict[str, Any]) -> Upload:
+    """A waiting upload as an Upload: queued, not yet numbered (seq 0)."""
+    return Upload(
+        0, values["ingestion_id"], values["retailer_id"], values["kind"], S.INQUEUE.value,
+        values["item_count"], json.loads(values["store_ids"]), values["payload_key"],
+        values["submitted_at"], None, None, 0, None, None, None, None,
+        values["idempotency_key"], values["request_hash"],
+    )
+
+
 def find_by_idempotency_key(
     conn: Connection, retailer_id: str, key: str, not_before: float, *, release: bool = False
 ) -> Upload | None:
@@ -99,7 +148,8 @@ def lookup_upload(db: Database, ingestion_id: str, retailer_id: str) -> Upload |
     """`get_upload` for the status polls: one statement, read fresh each time (no cache)."""
     rows = db.query(_LOOKUP, (ingestion_id, retailer_id))
     if not rows:
-        return None
+        waiting = db.inbox.find(ingestion_id, retailer_id) if db.inbox is not None else None
+        return _from_inbox(waiting) if waiting is not None else None
     row = rows[0]
     return Upload(
         row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7], row[8],
