@@ -12,7 +12,7 @@ from typing import Any
 
 import msgspec
 
-from catalog_ingest.domain.rules import item_barcodes, item_issues
+from catalog_ingest.domain.rules import item_barcodes
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import reports
@@ -80,13 +80,16 @@ def _process(svc: Runtime, upload: Upload, worker_id: str) -> str:
     if upload.kind == UploadKind.ARCHIVE:
         _process_archive(svc, upload, worker_id, doc)
     else:
-        items = doc["catalogItems"]
-        _process_items(svc, upload, worker_id, items, [item_issues(i) for i in items])
+        _process_items(svc, upload, worker_id, doc["catalogItems"])
     return S.DONE.value
 
 
-def load_state(repo: CatalogRepo, items: Sequence[Mapping[str, Any]]) -> CatalogState:
-    """The items, barcode owners and last rejections that these items can touch."""
+def load_state(repo: CatalogRepo, items: Sequence[Mapping[str, Any]],
+               codes_out: list[list[str]] | None = None) -> CatalogState:
+    """The items, barcode owners and last rejections that these items can touch.
+
+    With `codes_out`, each item's barcodes are appended to it (the planner needs them too).
+    """
     by_store: dict[str, tuple[list[str], list[str]]] = {}
     for item in items:
         entry = by_store.get(item["store_id"])
@@ -94,7 +97,10 @@ def load_state(repo: CatalogRepo, items: Sequence[Mapping[str, Any]]) -> Catalog
             entry = by_store[item["store_id"]] = ([], [])
         skus, codes = entry
         skus.append(item["item_sku"])
-        codes.extend(item_barcodes(item))
+        item_codes = item_barcodes(item)
+        codes.extend(item_codes)
+        if codes_out is not None:
+            codes_out.append(item_codes)
     state = CatalogState()
     for store, (skus, codes) in by_store.items():
         for sku, stored in repo.load_items(store, skus).items():
@@ -105,8 +111,9 @@ def load_state(repo: CatalogRepo, items: Sequence[Mapping[str, Any]]) -> Catalog
         # A live item's barcodes are all its own (the invariant every write keeps), so only
         # barcodes that no loaded item holds need looking up: none at all for a resync.
         unknown = [code for code in codes if (store, code) not in state.owners]
-        for code, sku in repo.load_barcode_owners(store, unknown).items():
-            state.owners[(store, code)] = sku
+        if unknown:
+            for code, sku in repo.load_barcode_owners(store, unknown).items():
+                state.owners[(store, code)] = sku
         state.rejected.update((store, sku) for sku in repo.load_rejected(store, skus))
     return state
 
@@ -121,11 +128,15 @@ def write_plan(repo: CatalogRepo, plan: Plan, ingestion_id: str, now: float) -> 
 
 
 def _process_items(svc: Runtime, upload: Upload, worker_id: str,
-                   items: Sequence[Mapping[str, Any]], issues: Sequence[list[Any]]) -> None:
+                   items: Sequence[Mapping[str, Any]]) -> None:
+    """Plan and apply an upload; the stateless rules run in the planner, only where they can
+    matter (an unchanged, typed item repeats values that already passed them)."""
     with svc.db.write() as conn:
         now = time.time()
         repo = CatalogRepo(conn)
-        plan = plan_upload(items, issues, load_state(repo, items), upload.ingestion_id, now)
+        codes: list[list[str]] = []
+        state = load_state(repo, items, codes)
+        plan = plan_upload(items, None, state, upload.ingestion_id, now, codes)
         _apply(svc, conn, repo, upload, worker_id, plan, plan.summary(), now)
 
 
