@@ -110,19 +110,15 @@ def _accept_staged(svc: Runtime, staged: StagedPayload, retailer_id: str, kind: 
             staged.discard(svc)
             return _replay(earlier, request_hash)
     staged.written.result()
-    with svc.db.write() as conn:
-        if idempotency_key is not None:
-            earlier = uploads.find_by_idempotency_key(
-                conn, retailer_id, idempotency_key, not_before, release=True
-            )
-            if earlier is not None:  # lost a race with a concurrent retry of the same request
-                staged.discard(svc)
-                return _replay(earlier, request_hash)
-        uploads.insert_upload(
-            conn, ingestion_id=staged.ingestion_id, retailer_id=retailer_id, kind=kind.value,
-            item_count=item_count, store_ids=sorted(set(store_ids)), payload_key=staged.key,
-            idempotency_key=idempotency_key, request_hash=request_hash, submitted_at=now,
-        )
+    earlier = uploads.store_upload(
+        svc.db, not_before, ingestion_id=staged.ingestion_id, retailer_id=retailer_id,
+        kind=kind.value, item_count=item_count, store_ids=sorted(set(store_ids)),
+        payload_key=staged.key, idempotency_key=idempotency_key, request_hash=request_hash,
+        submitted_at=now,
+    )
+    if earlier is not None:  # lost a race with a concurrent retry of the same request
+        staged.discard(svc)
+        return _replay(earlier, request_hash)
     svc.wake.set()
     return staged.ingestion_id
 
@@ -184,8 +180,7 @@ def upload_status(svc: Runtime, retailer_id: str, ingestion_id: str,
 
 
 def get_upload(svc: Runtime, retailer_id: str, ingestion_id: str) -> Upload:
-    with svc.db.read() as conn:
-        upload = uploads.get_upload(conn, ingestion_id, retailer_id)
+    upload = uploads.lookup_upload(svc.db, ingestion_id, retailer_id)
     if upload is None:
         raise UnknownIngestion("API invoked with Invalid parameter")
     return upload
