@@ -142,7 +142,10 @@ def portal_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalSite
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
     if not Path(CHROMIUM).exists():
-        pytest.skip("browser tests SKIPPED: Chromium missing (apt-get install -y chromium)")
+        missing = "browser tests SKIPPED: Chromium missing (apt-get install -y chromium)"
+        if os.environ.get("CATALOG_INGEST_REQUIRE_BROWSER") == "1":
+            pytest.fail(missing.replace("SKIPPED", "cannot run"))
+        pytest.skip(missing)
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
