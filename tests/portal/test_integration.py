@@ -1,4 +1,4 @@
-"""The integration health page in Chromium: keys with last use, subscriptions, deliveries, counts."""
+"""The integration health page in Chromium: keys and last use, subscriptions, deliveries, counts."""
 
 from __future__ import annotations
 

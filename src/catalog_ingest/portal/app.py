@@ -7,8 +7,6 @@ signed-cookie session, the error renderer, the routes the page modules contribut
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from pathlib import Path
 
 from asgi_csrf import asgi_csrf
@@ -19,6 +17,7 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
+from catalog_ingest import crypto
 from catalog_ingest.portal import errors, pages
 from catalog_ingest.portal.context import PREFIX, Portal
 from catalog_ingest.runtime import Runtime
@@ -32,8 +31,8 @@ SESSION_MAX_AGE = 12 * 3600
 
 
 def _key(secret: bytes, purpose: str) -> str:
-    """A key of its own for each use of the server secret."""
-    return hmac.new(secret, f"catalog-ingest portal {purpose}".encode(), hashlib.sha256).hexdigest()
+    """A key of its own for each use of the server secret (a namespaced MAC of it)."""
+    return crypto.mac(secret, f"portal-{purpose}-key")
 
 
 def secure_cookies(settings: Settings) -> bool:
