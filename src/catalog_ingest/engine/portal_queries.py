@@ -87,7 +87,7 @@ def stuck_reason(upload: Upload, now: float, live_workers: int, stuck_after: flo
         f"{int(waited)} seconds"
     if upload.status == S.INQUEUE.value:
         return (f"No worker is running: this upload has waited {wait} in the queue and nothing "
-                "is processing uploads. Start `catalog-ingest worker` (or `catalog-ingest serve` "
+                "is processing uploads. Start “catalog-ingest worker” (or “catalog-ingest serve” "
                 "with its in-process worker); it is then processed in order.")
     return (f"Its worker stopped: it has been in progress for {wait} and no worker is running. "
             "It is taken up again, from the start, as soon as a worker runs.")
