@@ -108,6 +108,15 @@ class Settings:
     notify_backoff_max: float = setting(600.0, "longest retry delay (seconds)", _seconds)
     notify_timeout: float = setting(10.0, "timeout of one delivery attempt (HTTP POST or SQS "
                                     "SendMessage), seconds", _seconds)
+    portal_session_idle: int = setting(30 * 60, "seconds without a request after which a "
+                                       "portal session ends", _int)
+    portal_stuck_after: float = setting(180.0, "seconds an upload may wait while no worker is "
+                                        "alive before the portal shows it as stuck", _seconds)
+    login_failures_per_account: str = setting("5/15 minutes", "failed portal log-ins allowed "
+                                              "per account (`limits` syntax); then refused "
+                                              "until the window moves on")
+    login_failures_per_address: str = setting("20/15 minutes", "failed portal log-ins allowed "
+                                              "per client address (`limits` syntax)")
     #: The address `serve` listens on (set by `serve`): the base of the URLs in notifications
     #: when `public_url` is unset, since a notification has no request to copy.
     listen_url: str | None = setting(None, "set by `serve`", env=False)

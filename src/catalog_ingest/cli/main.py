@@ -25,7 +25,7 @@ SERVER_COMMANDS = {"serve": "Run the HTTP service (and, by default, in-process w
                    "admin": "Manage retailers, stores, credentials and notifications."}
 #: Import names of the `[server]` extra's distributions (all must be importable).
 SERVER_MODULES = ("starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "limits",
-                  "redis", "jinja2", "argon2", "multipart")
+                  "redis", "jinja2", "argon2", "multipart", "itsdangerous", "asgi_csrf")
 INSTALL_HINT = "pip install 'catalog-ingest[server]'"
 WAIT_MODES = ("poll", "notify")
 
@@ -54,12 +54,13 @@ def build_app(*, server: bool) -> typer.Typer:
 
 
 def _add_server_commands(app: typer.Typer) -> None:
-    from catalog_ingest.cli import admin, notify_admin, service
+    from catalog_ingest.cli import admin, notify_admin, portal_admin, service
 
     app.command()(service.serve)
     app.command()(service.worker)
     app.command()(service.migrate)
     notify_admin.register(admin.app)
+    portal_admin.register(admin.app)
     app.add_typer(admin.app, name="admin")
 
 

@@ -78,9 +78,21 @@ def stage_payload(svc: Runtime, body: bytes) -> StagedPayload:
     return StagedPayload(ingestion_id, key, svc.io.submit(svc.blobs.put, key, body))
 
 
+#: The User-Agent prefix of the retailer toolkit's SDK (client/_protocol.py).
+TOOLKIT_USER_AGENT = "catalog-ingest/"
+
+
+def upload_source(user_agent: str | None) -> str:
+    """Where an API upload came from, as the uploads page shows it: `push` when the caller is the
+    retailer toolkit (its SDK, which `push` drives, sends `catalog-ingest/<version>`), else `api`.
+    The portal passes `portal` itself."""
+    return "push" if (user_agent or "").startswith(TOOLKIT_USER_AGENT) else "api"
+
+
 def accept(svc: Runtime, *, retailer_id: str, kind: UploadKind, body: bytes, item_count: int,
            store_ids: Sequence[str], idempotency_key: str | None,
-           request_hash: str | None = None, staged: StagedPayload | None = None) -> str:
+           request_hash: str | None = None, staged: StagedPayload | None = None,
+           source: str = "api", batch_id: str | None = None) -> str:
     """Store the upload durably and queue it; the ingestion id (an earlier one on a replay).
 
     The payload blob is on disk (fsynced) before the row that points at it commits, and the
@@ -90,7 +102,7 @@ def accept(svc: Runtime, *, retailer_id: str, kind: UploadKind, body: bytes, ite
     staged = staged or stage_payload(svc, body)
     try:
         return _accept_staged(svc, staged, retailer_id, kind, item_count, store_ids,
-                              idempotency_key, request_hash)
+                              idempotency_key, request_hash, (source, batch_id))
     except BaseException:
         staged.discard(svc)
         raise
@@ -98,7 +110,7 @@ def accept(svc: Runtime, *, retailer_id: str, kind: UploadKind, body: bytes, ite
 
 def _accept_staged(svc: Runtime, staged: StagedPayload, retailer_id: str, kind: UploadKind,
                    item_count: int, store_ids: Sequence[str], idempotency_key: str | None,
-                   request_hash: str) -> str:
+                   request_hash: str, origin: tuple[str, str | None]) -> str:
     now = time.time()
     not_before = now - svc.settings.idempotency_ttl
     if idempotency_key is not None:
@@ -114,7 +126,7 @@ def _accept_staged(svc: Runtime, staged: StagedPayload, retailer_id: str, kind: 
         svc.db, not_before, ingestion_id=staged.ingestion_id, retailer_id=retailer_id,
         kind=kind.value, item_count=item_count, store_ids=sorted(set(store_ids)),
         payload_key=staged.key, idempotency_key=idempotency_key, request_hash=request_hash,
-        submitted_at=now,
+        submitted_at=now, source=origin[0], batch_id=origin[1],
     )
     if earlier is not None:  # lost a race with a concurrent retry of the same request
         staged.discard(svc)
@@ -138,8 +150,11 @@ class UploadStatus:
 
 
 def submit_upload(svc: Runtime, retailer_id: str, body: bytes, *,
-                  idempotency_key: str | None = None, body_sha256: str | None = None) -> str:
+                  idempotency_key: str | None = None, body_sha256: str | None = None,
+                  source: str = "api", batch_id: str | None = None) -> str:
     """Accept a `{"catalogItems": [...]}` body for the retailer; its ingestion id.
+
+    `source` (api | push | portal) and the portal's `batch_id` are recorded with the upload.
 
     The payload is written while the body is decoded and its stores checked (the fsyncs
     release the GIL); a request that turns out invalid discards it.
@@ -155,18 +170,21 @@ def submit_upload(svc: Runtime, retailer_id: str, body: bytes, *,
         raise
     return accept(svc, retailer_id=retailer_id, kind=UploadKind.UPLOAD, body=body,
                   item_count=len(request.catalogItems), store_ids=store_ids,
-                  idempotency_key=idempotency_key, request_hash=body_sha256, staged=staged)
+                  idempotency_key=idempotency_key, request_hash=body_sha256, staged=staged,
+                  source=source, batch_id=batch_id)
 
 
 def submit_archive(svc: Runtime, retailer_id: str, body: bytes, *,
-                   idempotency_key: str | None = None, body_sha256: str | None = None) -> str:
+                   idempotency_key: str | None = None, body_sha256: str | None = None,
+                   source: str = "api", batch_id: str | None = None) -> str:
     """Accept an `{"itemSkus": [...], "allApplicableStores": [...]}` body; its ingestion id."""
     request = decode(body, ArchiveRequest)
     check_idempotency_key(idempotency_key)
     check_all_stores(svc, retailer_id, request.allApplicableStores)
     return accept(svc, retailer_id=retailer_id, kind=UploadKind.ARCHIVE, body=body,
                   item_count=len(request.itemSkus), store_ids=request.allApplicableStores,
-                  idempotency_key=idempotency_key, request_hash=body_sha256)
+                  idempotency_key=idempotency_key, request_hash=body_sha256, source=source,
+                  batch_id=batch_id)
 
 
 def upload_status(svc: Runtime, retailer_id: str, ingestion_id: str,

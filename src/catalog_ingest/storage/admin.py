@@ -33,6 +33,7 @@ class AccessKey:
     secret_access_key: str
     revoked: bool
     retailer_enabled: bool
+    last_used_at: float | None = None
 
 
 def create_retailer(conn: Connection, name: str) -> str:
@@ -137,7 +138,7 @@ def find_key(conn: Connection, server_secret: bytes, access_key_id: str) -> Acce
         return None
     secret = unseal_text(server_secret, row.secret_sealed)
     return AccessKey(row.access_key_id, row.retailer_id, secret, bool(row.revoked),
-                     bool(row.enabled))
+                     bool(row.enabled), row.last_used_at)
 
 
 def lookup_key(db: Database, server_secret: bytes, access_key_id: str) -> AccessKey | None:

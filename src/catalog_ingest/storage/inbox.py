@@ -31,7 +31,7 @@ _SCHEMA = (
 )
 #: The `uploads` columns an accepted upload sets (the rest take their queued defaults).
 COLUMNS = ("ingestion_id", "retailer_id", "kind", "item_count", "store_ids", "payload_key",
-           "idempotency_key", "request_hash", "submitted_at")
+           "idempotency_key", "request_hash", "submitted_at", "source", "batch_id")
 
 
 class Inbox:
@@ -144,7 +144,7 @@ def drain_inbox(inbox: Inbox, conn: Any) -> list[int]:
                 cursor.execute("UPDATE uploads SET idempotency_key = NULL WHERE retailer_id = ? "
                                "AND idempotency_key = ?",
                                (values["retailer_id"], values["idempotency_key"]))
-            cursor.execute(insert, tuple(values[c] for c in COLUMNS))
+            cursor.execute(insert, tuple(values.get(c) for c in COLUMNS))
     finally:
         cursor.close()
     return [n for n, _ in waiting]

@@ -19,14 +19,14 @@ Handler = Callable[[Runtime, Caller, RawRequest], Response]
 def upload(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     ingestion_id = intake.submit_upload(
         svc, caller.retailer_id, raw.body, idempotency_key=raw.headers.get("idempotency-key"),
-        body_sha256=raw.body_sha256)
+        body_sha256=raw.body_sha256, source=intake.upload_source(raw.headers.get("user-agent")))
     return json_response(201, {"ingestionId": ingestion_id})
 
 
 def archive(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     ingestion_id = intake.submit_archive(
         svc, caller.retailer_id, raw.body, idempotency_key=raw.headers.get("idempotency-key"),
-        body_sha256=raw.body_sha256)
+        body_sha256=raw.body_sha256, source=intake.upload_source(raw.headers.get("user-agent")))
     return json_response(201, {"ingestionId": ingestion_id})
 
 
