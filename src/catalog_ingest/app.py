@@ -17,6 +17,7 @@ from catalog_ingest.api.jwo import routes as jwo_routes
 from catalog_ingest.api.limits import RetailerLimiter
 from catalog_ingest.api.middleware import EdgeMiddleware
 from catalog_ingest.api.mmc import routes as mmc_routes
+from catalog_ingest.api.telemetry import TelemetryMiddleware, metrics_routes
 from catalog_ingest.engine.worker import Worker
 from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
@@ -53,9 +54,11 @@ def create_app(settings: Settings, *, workers: int = 0, runtime: Runtime | None 
                 thread.join(timeout=30)
 
     app = Starlette(routes=[*jwo_routes.routes(svc, limiter), *mmc_routes.routes(svc),
-                            *system.routes(svc), *notify_routes.routes(svc)], lifespan=lifespan,
+                            *system.routes(svc), *notify_routes.routes(svc),
+                            *metrics_routes(svc, svc.metrics)], lifespan=lifespan,
                     exception_handlers={404: _unrouted, 405: _unrouted})
     app.add_middleware(EdgeMiddleware, max_body_bytes=svc.settings.max_body_bytes)
+    app.add_middleware(TelemetryMiddleware, metrics=svc.metrics)  # outermost: sees every answer
     app.state.runtime = svc
     return app
 

@@ -11,6 +11,7 @@ from starlette.requests import Request
 from catalog_ingest.api import sigv4
 from catalog_ingest.engine.access import access_key
 from catalog_ingest.errors import AuthenticationFailed
+from catalog_ingest.observability import logs
 from catalog_ingest.runtime import Runtime
 
 
@@ -70,4 +71,5 @@ def authenticate(svc: Runtime, raw: RawRequest) -> Caller:
     if not key.retailer_enabled:
         path = raw.raw_path.split("?", 1)[0]
         raise AuthenticationFailed(sigv4.not_authorized_message(key.access_key_id, path))
+    logs.note(retailer_id=key.retailer_id)
     return Caller(key.retailer_id, key.access_key_id)

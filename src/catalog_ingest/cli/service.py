@@ -12,10 +12,17 @@ import typer
 from catalog_ingest.cli.common import DataDir, load_settings, services
 from catalog_ingest.cli.demo import provision_demo
 from catalog_ingest.engine.worker import Worker, drain
+from catalog_ingest.observability import logs
+
+LogFormat = typer.Option("console", "--log-format",
+                         help="console (readable lines) or json (one JSON object per line).",
+                         envvar="CATALOG_INGEST_LOG_FORMAT")
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _logging(fmt: str = "console") -> None:
+    if fmt not in logs.FORMATS:
+        raise typer.BadParameter(f"--log-format must be one of {', '.join(logs.FORMATS)}")
+    logs.configure(fmt)
 
 
 def serve(
@@ -25,18 +32,19 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=0, help="In-process worker threads."),
     no_worker: bool = typer.Option(False, "--no-worker", help="Run no in-process worker."),
     demo: bool = typer.Option(False, "--demo", help="Provision and print a demo retailer."),
+    log_format: str = LogFormat,
 ) -> None:
     """Run the HTTP service (and, by default, one in-process worker)."""
     import uvicorn
 
     from catalog_ingest.app import create_app
 
-    _logging()
+    _logging(log_format)
     settings = load_settings(data_dir, listen_url=_listen_url(host, port))
     app = create_app(settings, workers=0 if no_worker else workers)
     if demo:
         provision_demo(app.state.runtime, f"http://{host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False, log_config=None)
 
 
 def _listen_url(host: str, port: int) -> str:
@@ -53,6 +61,7 @@ def worker(
     concurrency: int = typer.Option(1, "--concurrency", min=1),
     data_dir: Path | None = DataDir,
     once: bool = typer.Option(False, "--once", help="Process what is queued, then exit."),
+    log_format: str = LogFormat,
 ) -> None:
     """Run workers only (scaled-out deployments); stops cleanly on SIGTERM or Ctrl-C.
 
@@ -60,7 +69,7 @@ def worker(
     """
     from catalog_ingest.notify.delivery import Deliverer, deliver_due
 
-    _logging()
+    _logging(log_format)
     with services(data_dir) as svc:
         if once:
             drain(svc)

@@ -81,9 +81,13 @@ class Worker:
         if upload.attempts >= settings.max_attempts:
             return True, finish_fatal(self.svc, upload, self.worker_id, "PROCESSING_FAILED",
                                       f"Processing failed {upload.attempts} times")
+        started = time.perf_counter()
         try:
             with self._lease(upload):
-                return True, process(self.svc, upload, self.worker_id)
+                status = process(self.svc, upload, self.worker_id)
+            self.svc.metrics.observe_processing(upload.kind, status, upload.item_count,
+                                                time.perf_counter() - started)
+            return True, status
         except LostClaim:
             log.warning("upload %s was taken over by another worker", upload.ingestion_id)
             return True, None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,6 +11,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from catalog_ingest.errors import TransientError
+
+_AFTER_COMMIT = "catalog_ingest_after_commit"
 
 
 def normalize_url(url: str) -> str:
@@ -73,14 +75,21 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction, committed on success, rolled back on any exception."""
+        """A write transaction, committed on success, rolled back on any exception.
+
+        Callbacks queued with `after_commit(conn, fn)` run once the commit succeeded (the
+        upload state-change log lines: a rolled-back change is never logged).
+        """
+        pending: list[Callable[[], None]] = []
         with _translate_errors():
             if self.is_sqlite:
                 with self._write_lock, self.write_engine.begin() as conn:
-                    yield conn
+                    yield from _with_pending(conn, pending)
             else:
                 with self.engine.begin() as conn:
-                    yield conn
+                    yield from _with_pending(conn, pending)
+        for callback in pending:
+            callback()
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -96,6 +105,23 @@ class Database:
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
+
+
+def _with_pending(conn: Connection, pending: list[Callable[[], None]]) -> Iterator[Connection]:
+    conn.info[_AFTER_COMMIT] = pending
+    try:
+        yield conn
+    finally:
+        conn.info.pop(_AFTER_COMMIT, None)
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run `callback` after `conn`'s write transaction commits (at once outside `write`)."""
+    pending = conn.info.get(_AFTER_COMMIT)
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
 
 
 @contextmanager

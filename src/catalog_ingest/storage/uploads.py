@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,9 @@ from sqlalchemy.orm import aliased
 
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.storage import tables as t
+from catalog_ingest.storage.database import after_commit
+
+state_log = logging.getLogger("catalog_ingest.uploads")
 
 _ACTIVE = (S.INQUEUE.value, S.INPROGRESS.value)
 _PG_CLAIM_LOCK = 727_002
@@ -49,9 +53,17 @@ def _upload(row: Any) -> Upload:
     )
 
 
+def log_state(conn: Connection, ingestion_id: str, status: str, **fields: Any) -> None:
+    """One log line per upload state change, written once the change is committed."""
+    line = {"ingestion_id": ingestion_id, "upload_status": status, **fields}
+    after_commit(conn, lambda: state_log.info("upload state", extra={"fields": line}))
+
+
 def insert_upload(conn: Connection, **values: Any) -> None:
     values["store_ids"] = json.dumps(values["store_ids"])
     conn.execute(insert(t.uploads).values(status=S.INQUEUE.value, attempts=0, **values))
+    log_state(conn, values["ingestion_id"], S.INQUEUE.value, retailer_id=values["retailer_id"],
+              kind=values["kind"], items=values["item_count"])
 
 
 def find_by_idempotency_key(
@@ -119,6 +131,8 @@ def claim_next(conn: Connection, worker_id: str, lease_seconds: float, now: floa
         )
     )
     claimed = conn.execute(select(u).where(u.c.seq == row.seq)).one()
+    log_state(conn, row.ingestion_id, S.INPROGRESS.value, retailer_id=row.retailer_id,
+              worker_id=worker_id, attempts=row.attempts)
     return _upload(claimed)
 
 
@@ -159,6 +173,9 @@ def finish(conn: Connection, ingestion_id: str, worker_id: str | None, status: s
             error=json.dumps(error) if error is not None else None, report_key=report_key,
         )
     )
+    if result.rowcount == 1:
+        log_state(conn, ingestion_id, status, worker_id=worker_id,
+                  error_code=(error or {}).get("code"))
     return result.rowcount == 1
 
 
@@ -174,6 +191,22 @@ def record_failure(conn: Connection, ingestion_id: str, worker_id: str) -> None:
                t.uploads.c.status == S.INPROGRESS.value)
         .values(lease_expires_at=0.0, attempts=t.uploads.c.attempts + 1)
     )
+    log_state(conn, ingestion_id, S.INPROGRESS.value, worker_id=worker_id,
+              note="attempt failed; claimable again")
+
+
+def release_claim(conn: Connection, ingestion_id: str, worker_id: str, why: str) -> bool:
+    """Give a claim back without counting an attempt (shutdown, database or store away)."""
+    result = conn.execute(
+        update(t.uploads)
+        .where(t.uploads.c.ingestion_id == ingestion_id, t.uploads.c.claimed_by == worker_id,
+               t.uploads.c.status == S.INPROGRESS.value)
+        .values(lease_expires_at=0.0)
+    )
+    if result.rowcount == 1:
+        log_state(conn, ingestion_id, S.INPROGRESS.value, worker_id=worker_id,
+                  note=f"claim released: {why}")
+    return result.rowcount == 1
 
 
 def list_uploads(conn: Connection, retailer_id: str, limit: int, before_seq: int | None,
