@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+import uuid
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -11,6 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from catalog_ingest.api.middleware import REQUEST_ID_KEY
 from catalog_ingest.engine.telemetry import queue_snapshot
 from catalog_ingest.observability import logs
 from catalog_ingest.observability.metrics import CONTENT_TYPE, Metrics
@@ -36,16 +38,15 @@ class TelemetryMiddleware:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        token = logs.bind_request("")
+        request_id = str(uuid.uuid4())
+        scope[REQUEST_ID_KEY] = request_id.encode()  # the x-amzn-RequestId EdgeMiddleware sends
+        token = logs.bind_request(request_id)
         status = 500
 
         async def observe(message: Message) -> None:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                for name, value in message.get("headers", []):
-                    if name.lower() == b"x-amzn-requestid":
-                        logs.note(request_id=value.decode("latin-1"))
             await send(message)
 
         try:
