@@ -6,7 +6,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,7 +25,7 @@ from catalog_ingest.engine.planner import (
     plan_archive,
     plan_upload,
 )
-from catalog_ingest.errors import BlobNotFound, Conflict
+from catalog_ingest.errors import BlobNotFound, CatalogIngestError, Conflict
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 from catalog_ingest.storage.catalog import CatalogRepo
@@ -36,6 +36,18 @@ log = logging.getLogger(__name__)
 
 class LostClaim(Conflict):
     """Another worker took this upload over (our lease ran out); our work is rolled back."""
+
+
+class Interrupted(CatalogIngestError):
+    """The worker is shutting down and its grace period is over; our work is rolled back."""
+
+
+Interrupt = Callable[[], bool]
+
+
+def _checkpoint(interrupted: Interrupt) -> None:
+    if interrupted():
+        raise Interrupted()
 
 
 _gc_lock = threading.Lock()
@@ -66,24 +78,31 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def process(svc: Runtime, upload: Upload, worker_id: str) -> str:
-    """Take `upload` from INPROGRESS to DONE or FATAL; returns the final status."""
+def process(svc: Runtime, upload: Upload, worker_id: str,
+            interrupted: Interrupt = lambda: False) -> str:
+    """Take `upload` from INPROGRESS to DONE or FATAL; returns the final status.
+
+    `interrupted` is asked between the stages; when it says so, Interrupted is raised and
+    nothing of the upload is applied (the write transaction rolls back).
+    """
     with gc_paused():
-        return _process(svc, upload, worker_id)
+        return _process(svc, upload, worker_id, interrupted)
 
 
-def _process(svc: Runtime, upload: Upload, worker_id: str) -> str:
+def _process(svc: Runtime, upload: Upload, worker_id: str, interrupted: Interrupt) -> str:
     try:
         doc = msgspec.json.decode(svc.blobs.get(upload.payload_key))
     except (BlobNotFound, msgspec.DecodeError) as exc:
         log.error("upload %s: payload unreadable (%s)", upload.ingestion_id, type(exc).__name__)
         return finish_fatal(svc, upload, worker_id, "PAYLOAD_UNREADABLE",
                             "The stored upload payload could not be read")
+    _checkpoint(interrupted)
     if upload.kind == UploadKind.ARCHIVE:
-        _process_archive(svc, upload, worker_id, doc)
+        _process_archive(svc, upload, worker_id, doc, interrupted)
     else:
         items = doc["catalogItems"]
-        _process_items(svc, upload, worker_id, items, [item_issues(i) for i in items])
+        _process_items(svc, upload, worker_id, items, [item_issues(i) for i in items],
+                       interrupted)
     return S.DONE.value
 
 
@@ -123,17 +142,22 @@ def write_plan(repo: CatalogRepo, plan: Plan, ingestion_id: str, now: float) -> 
 
 
 def _process_items(svc: Runtime, upload: Upload, worker_id: str,
-                   items: Sequence[Mapping[str, Any]], issues: Sequence[list[Any]]) -> None:
+                   items: Sequence[Mapping[str, Any]], issues: Sequence[list[Any]],
+                   interrupted: Interrupt) -> None:
+    _checkpoint(interrupted)
     with svc.db.write() as conn:
         now = time.time()
         repo = CatalogRepo(conn)
         plan = plan_upload(items, issues, load_state(repo, items), upload.ingestion_id, now)
+        _checkpoint(interrupted)
         report = _write_report(svc, upload, plan, plan.summary(), now)
         write_plan(repo, plan, upload.ingestion_id, now)
+        _checkpoint(interrupted)
         _finish(conn, upload, worker_id, report, now)
 
 
-def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[str, Any]) -> None:
+def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[str, Any],
+                     interrupted: Interrupt) -> None:
     skus: list[str] = doc["itemSkus"]
     stores: list[str] = doc["allApplicableStores"]
     with svc.db.write() as conn:
@@ -148,6 +172,7 @@ def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[
                 for code in stored.barcodes:
                     state.owners[(store, code)] = sku
         plan = plan_archive(skus, found, state, upload.ingestion_id, now)
+        _checkpoint(interrupted)
         report = _write_report(svc, upload, plan, archive_summary(plan, len(skus)), now)
         write_plan(repo, plan, upload.ingestion_id, now)
         _finish(conn, upload, worker_id, report, now)
