@@ -49,9 +49,11 @@ class TelemetryMiddleware:
                 status = message["status"]
             await send(message)
 
+        self.metrics.in_flight.inc()
         try:
             await self.app(scope, receive, observe)
         finally:
+            self.metrics.in_flight.dec()
             seconds = time.perf_counter() - started
             route = _route_template(scope)
             self.metrics.observe_request(scope["method"], route, status, seconds)

@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -51,6 +51,9 @@ class Metrics:
         self.latency = Histogram(f"{PREFIX}http_request_duration_seconds",
                                  "Time from request start to the end of the answer.",
                                  ["method", "route"], buckets=_LATENCY_BUCKETS, registry=r)
+        self.in_flight = Gauge(f"{PREFIX}http_requests_in_flight",
+                               "Requests being served right now.", registry=r,
+                               multiprocess_mode="livesum")
         self.rate_limited = Counter(f"{PREFIX}rate_limited_requests",
                                     "Requests refused with 429 by the per-retailer limit.",
                                     ["route"], registry=r)
