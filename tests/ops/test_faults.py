@@ -89,7 +89,7 @@ class Load(threading.Thread):
         assert not self.is_alive()
 
 
-def check_outcome(load: Load, svc: Runtime) -> tuple[int, int]:
+def check_outcome(load: Load, svc: Runtime, fault: str) -> tuple[int, int]:
     """Only 201s and retry-500s; every 201 stored and DONE in the end; (201s, 500s)."""
     for answer in load.answers:
         assert answer.status in (201, 500), answer
@@ -111,7 +111,8 @@ def check_outcome(load: Load, svc: Runtime) -> tuple[int, int]:
         assert found.attempts == 0 and found.summary is not None
         assert found.summary["itemsAccepted"] == ITEMS
     failed = sum(1 for a in load.answers if a.status == 500)
-    print(f"\nfault: {len(acked)} acknowledged and DONE, {failed} retry-500s, 0 lost")
+    print(f"\nfault: {fault}: {len(acked)} acknowledged and DONE, {failed} retry-500s meanwhile, "
+          "0 lost")
     return len(acked), failed
 
 
@@ -172,7 +173,7 @@ def test_a_full_data_disk_gets_retry_500s_and_service_resumes_when_space_is_free
         ballast.unlink()
         load.wait_for(201, 5 * SCALE)
         load.finish()
-        acked, failed = check_outcome(load, svc)
+        acked, failed = check_outcome(load, svc, "data disk full")
         assert acked >= 10 * SCALE and failed >= 5 * SCALE
     finally:
         if server is not None:
@@ -210,7 +211,7 @@ def test_postgres_stopped_and_started_under_load(cluster: PrivateCluster, tmp_pa
         cluster.start()
         load.wait_for(201, 5 * SCALE)
         load.finish()
-        acked, failed = check_outcome(load, svc)
+        acked, failed = check_outcome(load, svc, "PostgreSQL stopped and started")
         assert acked >= 10 * SCALE and failed >= 5 * SCALE
     finally:
         if server is not None:
@@ -277,7 +278,7 @@ def test_blob_store_unreachable_for_a_while(moto: str, tmp_path: Path) -> None:
         proxy.up()
         load.wait_for(201, 5 * SCALE)
         load.finish()
-        acked, failed = check_outcome(load, svc)
+        acked, failed = check_outcome(load, svc, "S3 unreachable")
         assert acked >= 10 * SCALE and failed >= 3 * SCALE
     finally:
         if server is not None:
