@@ -17,6 +17,7 @@ from catalog_ingest.cli.demo import provision_demo
 from catalog_ingest.engine.shutdown import Shutdown
 from catalog_ingest.engine.worker import Worker, drain
 from catalog_ingest.observability import logs
+from catalog_ingest.observability.metrics import process_exiting
 
 LogFormat = typer.Option("console", "--log-format",
                          help="console (readable lines) or json (one JSON object per line).",
@@ -51,7 +52,10 @@ def serve(
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
                             log_config=None,
                             timeout_graceful_shutdown=max(1, int(settings.shutdown_grace)))
-    _graceful_server(config, app.state.begin_shutdown).run()
+    try:
+        _graceful_server(config, app.state.begin_shutdown).run()
+    finally:
+        process_exiting()
 
 
 def _graceful_server_class() -> type:
@@ -119,6 +123,7 @@ def worker(
         while not stop.is_set() and any(t.is_alive() for t in threads):
             stop.wait(0.5)
         shutdown.join(threads)
+        process_exiting()
 
 
 def migrate(data_dir: Path | None = DataDir) -> None:

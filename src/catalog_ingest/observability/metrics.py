@@ -41,6 +41,14 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+def process_exiting() -> None:
+    """Drop this process's live gauges from the multi-process directory (on a clean exit)."""
+    if multiprocess_dir():
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
 class Metrics:
     """The counters and histograms one process observes."""
 
