@@ -54,13 +54,14 @@ def build_app(*, server: bool) -> typer.Typer:
 
 
 def _add_server_commands(app: typer.Typer) -> None:
-    from catalog_ingest.cli import admin, notify_admin, portal_admin, service
+    from catalog_ingest.cli import admin, notify_admin, ops_admin, portal_admin, service
 
     app.command()(service.serve)
     app.command()(service.worker)
     app.command()(service.migrate)
     notify_admin.register(admin.app)
     portal_admin.register(admin.app)
+    ops_admin.register(admin.app)
     app.add_typer(admin.app, name="admin")
 
 

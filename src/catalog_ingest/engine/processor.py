@@ -6,7 +6,7 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -23,7 +23,7 @@ from catalog_ingest.engine.planner import (
     plan_archive,
     plan_upload,
 )
-from catalog_ingest.errors import BlobNotFound, Conflict
+from catalog_ingest.errors import BlobNotFound, CatalogIngestError, Conflict
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 from catalog_ingest.storage.catalog import CatalogRepo
@@ -34,6 +34,18 @@ log = logging.getLogger(__name__)
 
 class LostClaim(Conflict):
     """Another worker took this upload over (our lease ran out); our work is rolled back."""
+
+
+class Interrupted(CatalogIngestError):
+    """The worker is shutting down and its grace period is over; our work is rolled back."""
+
+
+Interrupt = Callable[[], bool]
+
+
+def _checkpoint(interrupted: Interrupt) -> None:
+    if interrupted():
+        raise Interrupted()
 
 
 _gc_lock = threading.Lock()
@@ -64,23 +76,29 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def process(svc: Runtime, upload: Upload, worker_id: str) -> str:
-    """Take `upload` from INPROGRESS to DONE or FATAL; returns the final status."""
+def process(svc: Runtime, upload: Upload, worker_id: str,
+            interrupted: Interrupt = lambda: False) -> str:
+    """Take `upload` from INPROGRESS to DONE or FATAL; returns the final status.
+
+    `interrupted` is asked between the stages; when it says so, Interrupted is raised and
+    nothing of the upload is applied (the write transaction rolls back).
+    """
     with gc_paused():
-        return _process(svc, upload, worker_id)
+        return _process(svc, upload, worker_id, interrupted)
 
 
-def _process(svc: Runtime, upload: Upload, worker_id: str) -> str:
+def _process(svc: Runtime, upload: Upload, worker_id: str, interrupted: Interrupt) -> str:
     try:
         doc = msgspec.json.decode(svc.blobs.get(upload.payload_key))
     except (BlobNotFound, msgspec.DecodeError) as exc:
         log.error("upload %s: payload unreadable (%s)", upload.ingestion_id, type(exc).__name__)
         return finish_fatal(svc, upload, worker_id, "PAYLOAD_UNREADABLE",
                             "The stored upload payload could not be read")
+    _checkpoint(interrupted)
     if upload.kind == UploadKind.ARCHIVE:
-        _process_archive(svc, upload, worker_id, doc)
+        _process_archive(svc, upload, worker_id, doc, interrupted)
     else:
-        _process_items(svc, upload, worker_id, doc["catalogItems"])
+        _process_items(svc, upload, worker_id, doc["catalogItems"], interrupted)
     return S.DONE.value
 
 
@@ -128,19 +146,21 @@ def write_plan(repo: CatalogRepo, plan: Plan, ingestion_id: str, now: float) -> 
 
 
 def _process_items(svc: Runtime, upload: Upload, worker_id: str,
-                   items: Sequence[Mapping[str, Any]]) -> None:
+                   items: Sequence[Mapping[str, Any]], interrupted: Interrupt) -> None:
     """Plan and apply an upload; the stateless rules run in the planner, only where they can
     matter (an unchanged, typed item repeats values that already passed them)."""
+    _checkpoint(interrupted)
     with svc.db.write() as conn:
         now = time.time()
         repo = CatalogRepo(conn)
         codes: list[list[str]] = []
         state = load_state(repo, items, codes)
         plan = plan_upload(items, None, state, upload.ingestion_id, now, codes)
-        _apply(svc, conn, repo, upload, worker_id, plan, plan.summary(), now)
+        _apply(svc, conn, repo, upload, worker_id, plan, plan.summary(), now, interrupted)
 
 
-def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[str, Any]) -> None:
+def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[str, Any],
+                     interrupted: Interrupt) -> None:
     skus: list[str] = doc["itemSkus"]
     stores: list[str] = doc["allApplicableStores"]
     with svc.db.write() as conn:
@@ -155,19 +175,22 @@ def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[
                 for code in stored.barcodes:
                     state.owners[(store, code)] = sku
         plan = plan_archive(skus, found, state, upload.ingestion_id, now)
-        _apply(svc, conn, repo, upload, worker_id, plan, archive_summary(plan, len(skus)), now)
+        _apply(svc, conn, repo, upload, worker_id, plan, archive_summary(plan, len(skus)), now,
+               interrupted)
 
 
 def _apply(svc: Runtime, conn: Any, repo: CatalogRepo, upload: Upload, worker_id: str,
-           plan: Plan, summary: dict[str, int], now: float) -> None:
+           plan: Plan, summary: dict[str, int], now: float, interrupted: Interrupt) -> None:
     """Write the plan, then the report, then end the upload (fenced), all in `conn`'s transaction.
 
     The report's completedAt is taken after the catalog writes (not at planning time), and the
     same instant is the upload's completed_at; its item results are encoded while the bulk
     writes run. The report is durable before the commit: DONE never points at a missing report.
     """
+    _checkpoint(interrupted)
     results = svc.io.submit(reports.encode_results, plan.results)
     write_plan(repo, plan, upload.ingestion_id, now)
+    _checkpoint(interrupted)
     completed = time.time()
     body = reports.build_report(
         ingestion_id=upload.ingestion_id, status=S.DONE.value, submitted_at=upload.submitted_at,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -12,6 +12,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from catalog_ingest.errors import TransientError
 from catalog_ingest.storage.inbox import Inbox, drain_inbox, inbox_path
+
+_AFTER_COMMIT = "catalog_ingest_after_commit"
 
 
 def normalize_url(url: str) -> str:
@@ -80,14 +82,19 @@ class Database:
 
         On SQLite it first moves the uploads waiting in the intake inbox into `uploads`
         (storage/inbox.py), so every write sees every accepted upload, in acceptance order.
+        Callbacks queued with `after_commit(conn, fn)` run once the commit succeeded (the
+        upload state-change log lines: a rolled-back change is never logged).
         """
+        pending: list[Callable[[], None]] = []
         with _translate_errors():
             if self.is_sqlite:
                 with self._write_lock:
-                    yield from self._sqlite_write()
+                    yield from self._sqlite_write(pending)
             else:
                 with self.engine.begin() as conn:
-                    yield conn
+                    yield from _with_pending(conn, pending)
+        for callback in pending:
+            callback()
 
     @contextmanager
     def write_if_free(self) -> Iterator[Connection | None]:
@@ -100,17 +107,20 @@ class Database:
         if not self._write_lock.acquire(blocking=False):
             yield None
             return
+        pending: list[Callable[[], None]] = []
         try:
             with _translate_errors():
-                yield from self._sqlite_write()
+                yield from self._sqlite_write(pending)
         finally:
             self._write_lock.release()
+        for callback in pending:
+            callback()
 
-    def _sqlite_write(self) -> Iterator[Connection]:
+    def _sqlite_write(self, pending: list[Callable[[], None]]) -> Iterator[Connection]:
         assert self.inbox is not None
         with self.write_engine.begin() as conn:
             moved = drain_inbox(self.inbox, conn)
-            yield conn
+            yield from _with_pending(conn, pending)
         self.inbox.forget(moved)  # only once the move has committed
 
     @contextmanager
@@ -158,6 +168,23 @@ class Database:
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
+
+
+def _with_pending(conn: Connection, pending: list[Callable[[], None]]) -> Iterator[Connection]:
+    conn.info[_AFTER_COMMIT] = pending
+    try:
+        yield conn
+    finally:
+        conn.info.pop(_AFTER_COMMIT, None)
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run `callback` after `conn`'s write transaction commits (at once outside `write`)."""
+    pending = conn.info.get(_AFTER_COMMIT)
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
 
 
 @contextmanager

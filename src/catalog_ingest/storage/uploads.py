@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -10,7 +11,9 @@ from sqlalchemy import Connection, and_, delete, insert, select, text, update
 
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.storage import tables as t
-from catalog_ingest.storage.database import Database
+from catalog_ingest.storage.database import Database, after_commit
+
+state_log = logging.getLogger("catalog_ingest.uploads")
 
 _ACTIVE = (S.INQUEUE.value, S.INPROGRESS.value)
 _PG_CLAIM_LOCK = 727_002
@@ -53,9 +56,17 @@ def _upload(row: Any) -> Upload:
     )
 
 
+def log_state(conn: Connection, ingestion_id: str, status: str, **fields: Any) -> None:
+    """One log line per upload state change, written once the change is committed."""
+    line = {"ingestion_id": ingestion_id, "upload_status": status, **fields}
+    after_commit(conn, lambda: state_log.info("upload state", extra={"fields": line}))
+
+
 def insert_upload(conn: Connection, **values: Any) -> None:
     values["store_ids"] = json.dumps(values["store_ids"])
     conn.execute(insert(t.uploads).values(status=S.INQUEUE.value, attempts=0, **values))
+    log_state(conn, values["ingestion_id"], S.INQUEUE.value, retailer_id=values["retailer_id"],
+              kind=values["kind"], items=values["item_count"])
 
 
 def store_upload(db: Database, not_before: float, **values: Any) -> Upload | None:
@@ -83,6 +94,9 @@ def store_upload(db: Database, not_before: float, **values: Any) -> Upload | Non
             if earlier is not None:
                 return earlier
         db.inbox.put({**values, "store_ids": json.dumps(values["store_ids"])})
+    state_log.info("upload state", extra={"fields": {
+        "ingestion_id": values["ingestion_id"], "upload_status": S.INQUEUE.value,
+        "retailer_id": retailer_id, "kind": values["kind"], "items": values["item_count"]}})
     return None
 
 
@@ -188,6 +202,8 @@ def claim_next(conn: Connection, worker_id: str, lease_seconds: float, now: floa
         )
     )
     claimed = conn.execute(select(u).where(u.c.seq == seq)).one()
+    log_state(conn, claimed.ingestion_id, S.INPROGRESS.value, retailer_id=claimed.retailer_id,
+              worker_id=worker_id, attempts=claimed.attempts)
     return _upload(claimed)
 
 
@@ -252,6 +268,9 @@ def finish(conn: Connection, ingestion_id: str, worker_id: str | None, status: s
             error=json.dumps(error) if error is not None else None, report_key=report_key,
         )
     )
+    if result.rowcount == 1:
+        log_state(conn, ingestion_id, status, worker_id=worker_id,
+                  error_code=(error or {}).get("code"))
     return result.rowcount == 1
 
 
@@ -267,6 +286,22 @@ def record_failure(conn: Connection, ingestion_id: str, worker_id: str) -> None:
                t.uploads.c.status == S.INPROGRESS.value)
         .values(lease_expires_at=0.0, attempts=t.uploads.c.attempts + 1)
     )
+    log_state(conn, ingestion_id, S.INPROGRESS.value, worker_id=worker_id,
+              note="attempt failed; claimable again")
+
+
+def release_claim(conn: Connection, ingestion_id: str, worker_id: str, why: str) -> bool:
+    """Give a claim back without counting an attempt (shutdown, database or store away)."""
+    result = conn.execute(
+        update(t.uploads)
+        .where(t.uploads.c.ingestion_id == ingestion_id, t.uploads.c.claimed_by == worker_id,
+               t.uploads.c.status == S.INPROGRESS.value)
+        .values(lease_expires_at=0.0)
+    )
+    if result.rowcount == 1:
+        log_state(conn, ingestion_id, S.INPROGRESS.value, worker_id=worker_id,
+                  note=f"claim released: {why}")
+    return result.rowcount == 1
 
 
 def list_uploads(conn: Connection, retailer_id: str, limit: int, before_seq: int | None,
