@@ -106,7 +106,7 @@ def table_rows(name: str, numbered: Iterable[tuple[int, Sequence[Cell]]]) -> Ite
     skip = header.index(ERROR_COLUMN) if ERROR_COLUMN in header else -1
     columns = tuple(h for i, h in enumerate(header) if h and i != skip)
     for number, cells in rows:
-        yield from _record(name, number, header, cells, columns, skip)
+        yield from _record(name, number, header, cells, (columns, first[0]), skip)
 
 
 def _header(name: str, number: int, cells: Sequence[Cell]) -> list[str]:
@@ -122,7 +122,7 @@ def _header(name: str, number: int, cells: Sequence[Cell]) -> list[str]:
 
 
 def _record(name: str, number: int, header: list[str], cells: Sequence[Cell],
-            columns: tuple[str, ...], skip: int) -> Iterator[Row]:
+            named: tuple[tuple[str, ...], int], skip: int) -> Iterator[Row]:
     data: dict[str, Any] = {}
     error = None
     width = len(header)
@@ -136,7 +136,8 @@ def _record(name: str, number: int, header: list[str], cells: Sequence[Cell],
             continue
         data[column] = unprotect(value) if skip >= 0 and isinstance(value, str) else value
     if data or error:
-        yield Row(name, number, data, textual=True, error=error, typed=True, header=columns)
+        yield Row(name, number, data, textual=True, error=error, typed=True, header=named[0],
+                  header_line=named[1])
 
 
 def _rewound(raw: Book) -> Any:
