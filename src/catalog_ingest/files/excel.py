@@ -22,7 +22,7 @@ from catalog_ingest.files.records import ERROR_COLUMN, Row, SourceError
 ZIP_MAGIC: Final = b"PK\x03\x04"
 OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 EXTENSIONS: Final = frozenset((".xlsx", ".xlsm"))
-#: Workbooks up to this size (compressed) are read with calamine: ≈ 100 MB of memory at most.
+#: Workbooks up to this size (compressed) are read with calamine: ≈ 120 MB of memory at most.
 CALAMINE_MAX_BYTES: Final = 4 << 20
 
 #: A workbook: its path (read with random access), or a binary stream (an upload in memory).
