@@ -81,3 +81,16 @@ def test_validate_passes_a_clean_workbook_with_numbers_written_as_strings(
     code, out = validate(str(path))
     assert (code, out["invalid"]) == (0, 0)
     assert {p["code"] for p in out["problems"]} == {"INFERRED_BARCODE_TYPE"}
+
+
+def test_unmatched_columns_are_one_problem_with_a_mapping_to_copy(tmp_path: Path) -> None:
+    """A new user's 4-row CSV with columns sku,barcode,name,store,price: one problem (it was 16
+    MISSING_FIELD errors), naming the columns and a mapping that would fit."""
+    path = tmp_path / "new.csv"
+    rows = [f"{sku},{gs1('400638133393')},Pen,demo-store-1,1.00" for sku in "ABCD"]
+    path.write_text("sku,barcode,name,store,price\n" + "\n".join(rows) + "\n")
+    code, out = validate(str(path))
+    assert code == 1
+    assert [p["code"] for p in out["problems"]] == ["NO_MATCHING_COLUMNS"]
+    message = out["problems"][0]["message"]
+    assert 'item_sku = "sku"' in message and 'external_product_id = "barcode"' in message

@@ -51,7 +51,7 @@ StoreOpt = typer.Option(None, "--store", help="store_id for every row (overrides
 #: The push's defaults are PushOptions' (declared once, in the SDK); the options show them.
 DEFAULTS = PushOptions()
 Files = typer.Argument(None, exists=True, dir_okay=False, readable=True,
-                       help="CSV, JSON or JSON Lines files.")
+                       help="CSV, JSON, JSON Lines or Excel (.xlsx/.xlsm) files.")
 
 
 def _usage(message: str) -> typer.Exit:
@@ -208,7 +208,7 @@ def _print_result(result: PushResult, as_json: bool) -> None:
 
 def validate(
     files: list[Path] = typer.Argument(..., exists=True, dir_okay=False, readable=True,
-                                       help="CSV, JSON or JSON Lines files."),
+                                       help="CSV, JSON, JSON Lines or Excel (.xlsx/.xlsm) files."),
     mapping: Path | None = MappingOpt,
     store: str | None = StoreOpt,
     warnings: bool = typer.Option(False, "--warnings", help="Print warnings too."),
@@ -250,7 +250,7 @@ def _inspect_all(files: list[Path], mapping: ItemMapping) -> Iterator[Any]:
 
 
 def _source_issue(exc: SourceError) -> Issue:
-    return error("SOURCE_UNREADABLE", None, exc.reason)
+    return error(exc.code, None, exc.reason)
 
 
 def _validate_problem(problem: Problem, outcome: Outcome, problems: list[dict[str, Any]],

@@ -145,7 +145,7 @@ class ChunkPlanner:
             except SourceError as exc:
                 self.stats.incomplete = True
                 self.observer.problem(Problem(exc.file, exc.line or 0, None, None,
-                                              error(SOURCE_UNREADABLE, None, exc.reason)))
+                                              error(exc.code, None, exc.reason)))
         self._progress(len(self.files))
         for store_id in sorted(self._stores):
             yield from self._flush(store_id, final=True)
@@ -277,7 +277,7 @@ class SourceScan:
             try:
                 for row in read_rows(info, options):
                     item = (None if row.error is not None
-                            else self.mapping.apply(row.data, row.textual)[0])
+                            else self.mapping.apply(row.data, row.textual, row.typed)[0])
                     store, sku = identity(item)
                     if sku is None:
                         self.complete = False

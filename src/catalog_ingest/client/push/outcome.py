@@ -47,6 +47,10 @@ class ReportEffects:
     rejected: list[dict[str, Any]] = field(default_factory=list)
 
 
+#: File-level problems: the file (or its columns) gave no items at all.
+SOURCE_PROBLEMS = frozenset({"SOURCE_UNREADABLE", "NO_MATCHING_COLUMNS", "MISSING_COLUMNS"})
+
+
 class Outcome:
     """Accumulates a push's results; ``failed`` decides the exit status."""
 
@@ -76,7 +80,7 @@ class Outcome:
 
     def add_problem(self, problem: Problem) -> None:
         issue = problem.issue
-        if issue.code == "SOURCE_UNREADABLE":
+        if issue.code in SOURCE_PROBLEMS:
             self.source_errors += 1
         self._code("local", issue.code, issue.severity,
                    {"where": problem.where, "store_id": problem.store_id,
