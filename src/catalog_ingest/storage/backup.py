@@ -1,7 +1,10 @@
 """Backup and restore of the embedded deployment: SQLite's online backup plus the blob folder.
 
 `backup` copies the database with SQLite's backup API in one step (a consistent snapshot,
-taken while the service keeps writing: in WAL mode the copy blocks no writer), then copies
+taken while the service keeps writing: in WAL mode the copy blocks no writer) — the intake
+inbox beside it first (storage/inbox.py: uploads accepted while the writer was busy), so an
+upload moving from the inbox meanwhile is in one copy or both (a drain skips the duplicate),
+never in neither — then copies
 exactly the blobs that snapshot refers to (payloads and reports; a blob is written and
 fsynced before the row that names it commits, so each one is already there) and the server
 secret that seals the stored credentials. `manifest.json`, written last, marks a complete
@@ -25,9 +28,11 @@ from sqlalchemy.engine import make_url
 
 from catalog_ingest.errors import ConfigurationError, InvalidInput
 from catalog_ingest.settings import Settings
+from catalog_ingest.storage.inbox import inbox_path
 
 MANIFEST = "manifest.json"
 DB_FILE = "catalog.db"
+INBOX_FILE = "catalog-inbox.db"
 BLOBS = "blobs"
 SECRET = Path("secrets") / "server.key"
 FORMAT = 1
@@ -40,6 +45,10 @@ class Paths:
     database: Path
     blobs: Path
     secret: Path
+
+    @property
+    def inbox(self) -> Path:
+        return inbox_path(str(self.database))
 
 
 def embedded_paths(settings: Settings) -> Paths:
@@ -58,10 +67,26 @@ def embedded_paths(settings: Settings) -> Paths:
                  settings.data_dir / SECRET)
 
 
-def _referenced_blobs(database: Path) -> list[str]:
+def _referenced_blobs(database: Path, inbox: Path) -> list[str]:
     with sqlite3.connect(database) as conn:
         rows = conn.execute("SELECT payload_key, report_key FROM uploads").fetchall()
-    return sorted({key for row in rows for key in row if key})
+    keys = {key for row in rows for key in row if key}
+    if inbox.exists():
+        with sqlite3.connect(inbox) as conn:
+            waiting = conn.execute("SELECT row FROM inbox").fetchall()
+        keys.update(json.loads(row)["payload_key"] for (row,) in waiting)
+    return sorted(keys)
+
+
+def _sqlite_copy(source: Path, target: Path) -> None:
+    """SQLite's online backup of `source` into `target` (one consistent snapshot)."""
+    reader = sqlite3.connect(f"file:{source}?mode=ro", uri=True, timeout=60)
+    writer = sqlite3.connect(target, timeout=60)
+    try:
+        reader.backup(writer)  # pages=-1: the whole database in one step
+    finally:
+        writer.close()
+        reader.close()
 
 
 def backup(settings: Settings, dest: Path) -> dict[str, Any]:
@@ -71,15 +96,11 @@ def backup(settings: Settings, dest: Path) -> dict[str, Any]:
         raise InvalidInput(f"{dest} is not empty: back up into a new directory")
     dest.mkdir(parents=True, exist_ok=True)
     started = time.time()
-    source = sqlite3.connect(f"file:{paths.database}?mode=ro", uri=True, timeout=60)
-    target = sqlite3.connect(dest / DB_FILE)
-    try:
-        source.backup(target)  # pages=-1: the whole database in one consistent step
-    finally:
-        target.close()
-        source.close()
+    if paths.inbox.exists():
+        _sqlite_copy(paths.inbox, dest / INBOX_FILE)
+    _sqlite_copy(paths.database, dest / DB_FILE)
     missing = []
-    keys = _referenced_blobs(dest / DB_FILE)
+    keys = _referenced_blobs(dest / DB_FILE, dest / INBOX_FILE)
     for key in keys:
         try:
             _copy(paths.blobs / key, dest / BLOBS / key)
@@ -126,13 +147,15 @@ def restore(settings: Settings, source: Path, *, force: bool = False) -> dict[st
         raise InvalidInput("the service is running (a worker sent a heartbeat in the last "
                            f"{LIVE_WINDOW_SECONDS:.0f} s): stop it first, or use --force")
     paths.database.parent.mkdir(parents=True, exist_ok=True)
-    backup_db = sqlite3.connect(f"file:{source / DB_FILE}?mode=ro", uri=True)
-    live_db = sqlite3.connect(paths.database, timeout=60)
-    try:
-        backup_db.backup(live_db)  # replaces every page, WAL included, under SQLite's locks
-    finally:
-        live_db.close()
-        backup_db.close()
+    # Each copy replaces every page of its file, WAL included, under SQLite's locks. The live
+    # inbox is replaced too (by the backup's, or emptied): uploads accepted after the backup
+    # must not come back into the restored state.
+    _sqlite_copy(source / DB_FILE, paths.database)
+    if (source / INBOX_FILE).exists():
+        _sqlite_copy(source / INBOX_FILE, paths.inbox)
+    elif paths.inbox.exists():
+        with sqlite3.connect(paths.inbox, timeout=60) as conn:
+            conn.execute("DELETE FROM inbox")
     _replace_blobs(source / BLOBS, paths.blobs)
     if (source / SECRET).exists():
         _copy(source / SECRET, paths.secret)

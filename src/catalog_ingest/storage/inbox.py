@@ -60,7 +60,7 @@ class Inbox:
 
     def put(self, values: dict[str, Any]) -> None:
         """Commit one accepted upload (its `uploads` values) durably."""
-        row = json.dumps({c: values[c] for c in COLUMNS})
+        row = json.dumps({c: values.get(c) for c in COLUMNS})
         with self._cursor() as cur:
             cur.execute("BEGIN IMMEDIATE")
             try:
