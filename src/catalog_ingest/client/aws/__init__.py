@@ -11,6 +11,6 @@ Imports only the toolkit (``catalog_ingest.client``), domain and errors; boto3 f
 runtime.
 """
 
+from catalog_ingest.client.aws.handlers import poll_handler, s3_handler, sqs_handler
 
-
-
+__all__ = ["poll_handler", "s3_handler", "sqs_handler"]

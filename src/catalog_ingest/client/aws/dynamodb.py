@@ -159,8 +159,8 @@ class DynamoTracking:
             raise
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
-        answer = self._call("get_item", TableName=self.table, Key={"pk": {"S": pk}, "sk": {"S": sk}},
-                                      ConsistentRead=True)
+        answer = self._call("get_item", TableName=self.table,
+                            Key={"pk": {"S": pk}, "sk": {"S": sk}}, ConsistentRead=True)
         item: dict[str, Any] | None = answer.get("Item")
         return item
 

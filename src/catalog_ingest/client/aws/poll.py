@@ -1,0 +1,48 @@
+"""The scheduled fallback: ask for the status of uploads that no notification ended in time.
+
+Run by a schedule (EventBridge), it looks at every open upload in the table (accepted, not
+ended) submitted more than ``CATALOG_INGEST_POLL_AFTER`` seconds ago, asks the API for its
+status, and completes the ones that ended exactly as a notification would have
+(``settle.complete``); the others get their current status recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any
+
+from catalog_ingest.client import CatalogClientError
+from catalog_ingest.client.aws.config import Aws, Config
+from catalog_ingest.client.aws.settle import complete
+
+log = logging.getLogger(__name__)
+
+
+def poll_open_uploads(config: Config, aws: Aws, now: float | None = None) -> dict[str, Any]:
+    now = time.time() if now is None else now
+    due = [c for c in aws.tracking.open_uploads()
+           if (c.submitted_at or 0.0) <= now - config.poll_after]
+    api = aws.api()
+    counts = {"open": 0, "completed": 0, "failed": 0}
+    try:
+        for chunk in due:
+            assert chunk.ingestion_id is not None
+            try:
+                status = api.get_status(chunk.ingestion_id)
+                if status.terminal:
+                    complete(aws, config, chunk.ingestion_id, status.processing_status,
+                             status.report_url, api)
+                    counts["completed"] += 1
+                else:
+                    if status.processing_status != chunk.status:
+                        aws.tracking.update_chunk(chunk.push_id, chunk.seq,
+                                                  status=status.processing_status)
+                    counts["open"] += 1
+            except CatalogClientError as exc:
+                log.warning("status of %s: %s", chunk.ingestion_id, exc)
+                counts["failed"] += 1
+    finally:
+        api.close()
+    log.info("polled %d uploads: %s", len(due), counts)
+    return {"polled": len(due), **counts}
