@@ -104,7 +104,7 @@ class Aws:
         import boto3
 
         self.config = config
-        self.session = boto3.session.Session()
+        self.session = boto3.session.Session(region_name=config.region)
         self.s3 = self.session.client("s3")
         self.tracking = DynamoTracking(config.tracking_table, self.session.client("dynamodb"))
         self._credentials: Any = None
