@@ -38,6 +38,8 @@ from tests.support.moto import client, moto_server, unique
 from tests.support.server import ServerProcess
 from tests.support.tenants import Tenant, make_tenant
 
+# One worker runs the module, so its moto server (and service) start once.
+pytestmark = pytest.mark.xdist_group("lambda_e2e")
 HEADER = ["SKU", "EAN", "Name", "Price"]
 MAPPING = b"""
 [columns]

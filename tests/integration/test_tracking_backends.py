@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -16,8 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
+from typer.testing import CliRunner
 
 from catalog_ingest.app import create_app
+from catalog_ingest.cli.main import app
 from catalog_ingest.client import AsyncCatalogClient
 from catalog_ingest.client.aws.dynamodb import DynamoTracking
 from catalog_ingest.client.push import (
@@ -36,6 +39,8 @@ from catalog_ingest.settings import Settings
 from tests.support.moto import client, moto_server, unique
 from tests.support.tenants import make_tenant
 
+# One worker runs the module, so its moto server (and service) start once.
+pytestmark = pytest.mark.xdist_group("tracking_backends")
 HEADER = ["item_sku", "external_product_id", "item_name", "store_id", "standard_price"]
 
 
@@ -313,3 +318,50 @@ def test_delta_on_each_backend_sends_only_what_changed(
     assert second.status == "DONE"
     assert second.outcome.totals().updated == 1
     assert sum(s.skipped_unchanged for s in second.outcome.stores.values()) == 9
+
+
+# --- `catalog-ingest history` reads either backend ------------------------------------------------
+
+
+def history(args: list[str], env: dict[str, str]) -> Any:
+    return CliRunner().invoke(app, ["history", *args], env=env)
+
+
+@pytest.fixture
+def cli_env(monkeypatch: pytest.MonkeyPatch, moto_url: str) -> dict[str, str]:
+    for name in ("CATALOG_INGEST_TRACKING_TABLE", "CATALOG_INGEST_TRACKING_DB", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    return {"AWS_ENDPOINT_URL": moto_url, "AWS_REGION": "us-east-1",
+            "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+
+
+def test_history_reads_either_backend(backend: TrackingBackend, cli_env: dict[str, str]) -> None:
+    backend.create_push(a_push("p-hist", time.time()))
+    backend.add_chunk(a_chunk("p-hist", 1))
+    backend.update_chunk("p-hist", 1, status="ACCEPTED", ingestion_id="ing-h")
+    backend.record_attempt("p-hist", 1, "Throttled", 429)
+    backend.record_attempt("p-hist", 1, "ACCEPTED", 201)
+    if isinstance(backend, DynamoTracking):
+        where = ["--tracking-table", backend.table]
+    else:
+        where = ["--tracking-db", str(backend.path)]
+    listed = history([*where, "--json"], cli_env)
+    assert listed.exit_code == 0, listed.output
+    assert [p["push_id"] for p in json.loads(listed.stdout)["pushes"]] == ["p-hist"]
+    one = history([*where, "p-hist", "--json"], cli_env)
+    assert one.exit_code == 0, one.output
+    (chunk,) = json.loads(one.stdout)["chunks"]
+    assert (chunk["ingestion_id"], chunk["attempts"]) == ("ing-h", 2)
+
+
+def test_history_takes_the_table_from_the_environment(cli_env: dict[str, str],
+                                                      moto_url: str) -> None:
+    dynamo = DynamoTracking(unique("tracking"), client("dynamodb", moto_url))
+    dynamo.create_table()
+    dynamo.create_push(a_push("from-env", time.time()))
+    listed = history(["--json"], {**cli_env, "CATALOG_INGEST_TRACKING_TABLE": dynamo.table})
+    assert listed.exit_code == 0, listed.output
+    assert [p["push_id"] for p in json.loads(listed.stdout)["pushes"]] == ["from-env"]
+    missing = history(["--tracking-table", "no-such-table"], cli_env)
+    assert missing.exit_code == 1
+    assert "no-such-table: no such DynamoDB table" in missing.output

@@ -29,6 +29,8 @@ from dataclasses import fields
 from decimal import Decimal
 from typing import Any
 
+from botocore.exceptions import BotoCoreError
+
 from catalog_ingest.client.push.tracking import (
     OPEN,
     RESUMABLE,
@@ -157,6 +159,8 @@ class DynamoTracking:
             if code in ("AccessDeniedException", "UnrecognizedClientException"):
                 raise TrackingError(f"{self.path}: {exc}") from exc
             raise
+        except BotoCoreError as exc:  # no credentials, no region, endpoint unreachable
+            raise TrackingError(f"{self.path}: {exc}") from exc
 
     def _get(self, pk: str, sk: str) -> dict[str, Any] | None:
         answer = self._call("get_item", TableName=self.table,
