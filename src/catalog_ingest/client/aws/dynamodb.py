@@ -277,6 +277,19 @@ class DynamoTracking:
                       "lease_until < :now OR lease_owner = :owner)",
             values={":now": {"N": repr(time.time())}, ":owner": {"S": owner}})
 
+    def stale_pushes(self, started_before: float) -> list[PushRecord]:
+        """Pushes left RUNNING or INTERRUPTED, started before then, that nobody holds now."""
+        kwargs: dict[str, Any] = {
+            "IndexName": "pushes",
+            "KeyConditionExpression": "listing = :p AND started_at < :t",
+            "FilterExpression": "#st IN (:r, :i) AND (attribute_not_exists(lease_until) OR "
+                                "lease_until < :now)",
+            "ExpressionAttributeNames": {"#st": "status"},
+            "ExpressionAttributeValues": {":p": {"S": "PUSH"}, ":t": {"N": repr(started_before)},
+                                          ":r": {"S": "RUNNING"}, ":i": {"S": "INTERRUPTED"},
+                                          ":now": {"N": repr(time.time())}}}
+        return [PushRecord(**_decode(i, _PUSH_FIELDS)) for i in self._query(**kwargs)]
+
     def release_lease(self, push_id: str, owner: str) -> None:
         self._update(_push_pk(push_id), _PUSH_SK, {"lease_owner": None, "lease_until": None},
                      condition="lease_owner = :owner", values={":owner": {"S": owner}})

@@ -11,7 +11,7 @@ from typing import Any
 
 from catalog_ingest.client.aws.config import Aws, Config
 from catalog_ingest.client.aws.notifications import handle_records
-from catalog_ingest.client.aws.poll import poll_open_uploads
+from catalog_ingest.client.aws.poll import poll_open_uploads, resume_stale_pushes
 from catalog_ingest.client.aws.s3_ingest import ingest
 
 log = logging.getLogger("catalog_ingest.client.aws")
@@ -54,7 +54,10 @@ def sqs_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
 
 
 def poll_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Poll the status of uploads still open ``CATALOG_INGEST_POLL_AFTER`` seconds on."""
+    """Resume pushes whose handler died, then poll the status of uploads still open
+    ``CATALOG_INGEST_POLL_AFTER`` seconds on."""
     _logging()
     config = Config.from_env()
-    return poll_open_uploads(config, Aws(config))
+    aws = Aws(config)
+    resumed = resume_stale_pushes(config, aws, context)
+    return {"resumed": resumed, **poll_open_uploads(config, aws)}

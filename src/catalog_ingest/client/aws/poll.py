@@ -1,9 +1,14 @@
-"""The scheduled fallback: ask for the status of uploads that no notification ended in time.
+"""The scheduled fallback: finish what no notification or retry finished in time.
 
-Run by a schedule (EventBridge), it looks at every open upload in the table (accepted, not
-ended) submitted more than ``CATALOG_INGEST_POLL_AFTER`` seconds ago, asks the API for its
-status, and completes the ones that ended exactly as a notification would have
-(``settle.complete``); the others get their current status recorded.
+Run by a schedule (EventBridge), it
+
+* resumes the pushes left RUNNING or INTERRUPTED that no invocation holds (their S3 handler
+  died and Lambda's retries of its event are spent), started more than
+  ``CATALOG_INGEST_POLL_AFTER`` seconds ago, exactly as a redelivered S3 event would;
+* looks at every open upload in the table (accepted, not ended) submitted more than
+  ``CATALOG_INGEST_POLL_AFTER`` seconds ago, asks the API for its status, and completes the
+  ones that ended as a notification would have (``settle.complete``); the others get their
+  current status recorded.
 """
 
 from __future__ import annotations
@@ -14,9 +19,28 @@ from typing import Any
 
 from catalog_ingest.client import CatalogClientError
 from catalog_ingest.client.aws.config import Aws, Config
+from catalog_ingest.client.aws.s3_ingest import LeaseHeld, S3Object, ingest
 from catalog_ingest.client.aws.settle import complete
 
 log = logging.getLogger(__name__)
+
+
+def resume_stale_pushes(config: Config, aws: Aws, context: Any) -> int:
+    """Resume the pushes whose handler died; returns how many were resumed."""
+    resumed = 0
+    for push in aws.tracking.stale_pushes(time.time() - config.poll_after):
+        obj = S3Object.from_recorded(push.options)
+        if obj is None or obj.push_id != push.push_id:
+            continue
+        try:
+            ingest(obj.record(), context, config, aws)
+        except LeaseHeld:
+            continue  # someone took it up meanwhile
+        except Exception:
+            log.exception("resuming push %s of %s failed", push.push_id, obj.uri)
+            continue
+        resumed += 1
+    return resumed
 
 
 def poll_open_uploads(config: Config, aws: Aws, now: float | None = None) -> dict[str, Any]:

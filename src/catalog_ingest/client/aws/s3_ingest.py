@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote_plus
+from urllib.parse import quote_plus, unquote_plus
 
 from catalog_ingest.client.aws.config import Aws, Config, invocation_id, lease_until
 from catalog_ingest.client.aws.dynamodb import DynamoTracking
@@ -52,6 +52,24 @@ class S3Object:
         obj = s3["object"]
         return cls(s3["bucket"]["name"], unquote_plus(obj["key"]), obj.get("versionId") or None,
                    obj.get("eTag") or None, obj.get("sequencer") or None)
+
+    @classmethod
+    def from_recorded(cls, options: dict[str, Any]) -> S3Object | None:
+        """The object a push recorded it was made from (None for a push made elsewhere)."""
+        uri = options.get("s3_source")
+        if not isinstance(uri, str) or not uri.startswith("s3://"):
+            return None
+        bucket, key = parse_s3_uri(uri)
+        return cls(bucket, key, options.get("s3_version"), options.get("s3_etag"),
+                   options.get("s3_sequencer"))
+
+    def record(self) -> dict[str, Any]:
+        """This object as an S3 event record (what ``ingest`` takes)."""
+        obj = {"key": quote_plus(self.key), "versionId": self.version, "eTag": self.etag,
+               "sequencer": self.sequencer}
+        return {"eventName": "ObjectCreated:Put",
+                "s3": {"bucket": {"name": self.bucket},
+                       "object": {k: v for k, v in obj.items() if v is not None}}}
 
     @property
     def uri(self) -> str:
@@ -118,7 +136,8 @@ def _create(tracking: DynamoTracking, obj: S3Object, push_id: str, options: Push
 
 
 def _recorded(options: PushOptions, obj: S3Object, config: Config, base: str) -> dict[str, Any]:
-    return {**options.recorded(), "s3_source": obj.uri,
+    return {**options.recorded(), "s3_source": obj.uri, "s3_version": obj.version,
+            "s3_etag": obj.etag, "s3_sequencer": obj.sequencer,
             "results_uri": f"s3://{config.results_bucket}/{base}"}
 
 
