@@ -4,9 +4,13 @@ role's credentials, and the conditional writes that make redelivered events appl
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import os
+import threading
 import time
 from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +25,8 @@ from catalog_ingest.client.aws.dynamodb import DynamoTracking
 from catalog_ingest.client.aws.s3_ingest import S3Object, results_base
 from catalog_ingest.client.push.tracking import ChunkRecord, PushRecord
 from catalog_ingest.errors import ConfigurationError
+from catalog_ingest.notify import sns
+from catalog_ingest.notify.keys import SigningKey
 
 BASE = {"CATALOG_INGEST_ENDPOINT": "https://api.example/prod/",
         "CATALOG_INGEST_TRACKING_TABLE": "tracking", "CATALOG_INGEST_RESULTS_BUCKET": "results"}
@@ -172,3 +178,82 @@ def test_records_that_are_not_verified_notifications_come_back(
          '"Signature": "AAAA", "SigningCertURL": "https://evil.example/cert.pem"}'}]}
     assert sqs_handler(event, None) == {"batchItemFailures": [
         {"itemIdentifier": "not-json"}, {"itemIdentifier": "unsigned"}]}
+
+
+class Provider:
+    """A loopback stand-in for the provider's side: the signing certificate, the subscription's
+    SubscribeURL, and one report behind a link."""
+
+    def __init__(self) -> None:
+        self.key = SigningKey.generate()
+        self.fetched: list[str] = []
+        provider = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                provider.fetched.append(self.path)
+                body = (provider.key.certificate_pem if self.path.endswith(".pem")
+                        else json.dumps({"ingestionId": "elsewhere", "processingStatus": "DONE",
+                                         "itemResults": []}).encode())
+                self.send_response(200)
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def signed(self, kind: str, topic: str, message: str = "") -> str:
+        when = dt.datetime.now(dt.UTC)
+        cert = self.url + "/sns/signing-cert.pem"
+        if kind == "confirmation":
+            doc = sns.build_subscription_confirmation(
+                message_id="c-1", topic_arn=topic, token="tok", timestamp=when, key=self.key,
+                subscribe_url=self.url + "/sns/confirm?Token=tok", signing_cert_url=cert)
+        else:
+            doc = sns.build_notification(
+                message_id="n-1", topic_arn=topic, subject=None, message=message, timestamp=when,
+                key=self.key, signing_cert_url=cert, unsubscribe_url=self.url + "/sns/unsub")
+        return json.dumps(doc)
+
+
+@pytest.fixture
+def provider() -> Iterator[Provider]:
+    running = Provider()
+    yield running
+    running.server.shutdown()
+
+
+def test_a_subscription_confirmation_in_the_queue_is_confirmed_and_others_are_refused(
+        table: DynamoTracking, provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    topic = "arn:aws:sns:us-east-1:111122223333:catalog"
+    for name, value in {**BASE, "CATALOG_INGEST_ENDPOINT": provider.url,
+                        "CATALOG_INGEST_SNS_TOPIC_ARN": topic}.items():
+        monkeypatch.setenv(name, value)
+    event = {"Records": [
+        {"messageId": "confirm", "body": provider.signed("confirmation", topic)},
+        {"messageId": "other-topic", "body": provider.signed("confirmation", topic + "-x")}]}
+    assert sqs_handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "other-topic"}]}
+    assert "/sns/confirm?Token=tok" in provider.fetched
+
+
+def test_a_report_of_an_upload_made_elsewhere_is_kept_as_untracked(
+        table: DynamoTracking, provider: Provider, monkeypatch: pytest.MonkeyPatch) -> None:
+    import boto3
+
+    boto3.client("s3").create_bucket(Bucket="results")
+    for name, value in {**BASE, "CATALOG_INGEST_ENDPOINT": provider.url,
+                        "CATALOG_INGEST_RESULTS_PREFIX": "out/"}.items():
+        monkeypatch.setenv(name, value)
+    message = json.dumps({"ingestionId": "elsewhere", "processingStatus": "DONE",
+                          "reportDownloadLink": provider.url + "/reports/elsewhere",
+                          "summary": {}})
+    event = {"Records": [{"messageId": "m", "body": provider.signed("notification", "arn:t",
+                                                                       message)}]}
+    assert sqs_handler(event, None) == {"batchItemFailures": []}
+    stored = boto3.client("s3").get_object(Bucket="results", Key="out/untracked/elsewhere.json")
+    assert json.loads(stored["Body"].read())["ingestionId"] == "elsewhere"
