@@ -58,6 +58,19 @@ def ean(n: int) -> str:
     return body + str(gs1_check_digit(body))
 
 
+def catalog_rows(n: int) -> list[dict[str, str]]:
+    return [{"SKU": f"SKU-{i:05d}", "EAN": ean(i), "Name": f"Item {i}", "Price": "2.50"}
+            for i in range(n)]
+
+
+def catalog_jsonl(n: int) -> bytes:
+    return b"".join(json.dumps(row).encode() + b"\n" for row in catalog_rows(n))
+
+
+def catalog_json(n: int) -> bytes:
+    return json.dumps(catalog_rows(n)).encode()
+
+
 def catalog_csv(n: int, bad: tuple[int, ...] = ()) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
@@ -262,7 +275,7 @@ def test_a_file_with_faulty_rows_is_pushed_reported_and_recorded(
 
 
 def test_a_file_over_ten_thousand_items_goes_in_two_uploads(stack: Stack) -> None:
-    event = stack.put("big.csv", catalog_csv(10_050))
+    event = stack.put("big.jsonl", catalog_jsonl(10_050))
     (pushed,) = s3_handler(event, None)["pushes"]
     assert pushed["uploads"] == 2
     chunks = stack.tracking.chunks(pushed["pushId"])
@@ -272,7 +285,7 @@ def test_a_file_over_ten_thousand_items_goes_in_two_uploads(stack: Stack) -> Non
 
 
 def test_redelivered_events_are_applied_once(stack: Stack) -> None:
-    event = stack.put("again.csv", catalog_csv(12))
+    event = stack.put("again.json", catalog_json(12))
     first = s3_handler(event, None)["pushes"][0]
     again = s3_handler(event, None)["pushes"][0]
     assert again == {"pushId": first["pushId"], "source": first["source"],

@@ -144,9 +144,12 @@ def test_a_push_is_claimed_once_and_held_by_one_invocation(table: DynamoTracking
     assert table.acquire_lease("p", "inv-2", now + 60) is False
     table.release_lease("p", "inv-1")
     assert table.acquire_lease("p", "inv-2", now + 60) is True
-    table.update_push("p", lease_until=now - 1)  # its holder died: the lease ran out
-    assert table.acquire_lease("p", "inv-3", now + 60) is True
-    assert table.acquire_lease("missing", "inv-1", now + 60) is False
+    assert table.acquire_lease("p", "inv-2", now - 1) is True  # a lease that ran out...
+    assert table.acquire_lease("p", "inv-3", now + 60) is True  # ...is taken over
+    table.update_push("p", status="DONE")  # the push item is another item than its lease
+    push = table.push("p")
+    assert push is not None and push.status == "DONE"
+    assert table.acquire_lease("not-yet-created", "inv-1", now + 60) is True
 
 
 def test_a_chunk_is_settled_once_and_the_push_finalised_once(table: DynamoTracking) -> None:

@@ -9,6 +9,7 @@ push                      ``PUSH#<id>`` / ``#PUSH``                ``pushes`` (l
 chunk (one upload)        ``PUSH#<id>`` / ``CHUNK#<seq:08d>``      ``ingestions`` (ingestion_id),
                                                                    ``open`` (open_flag) while open
 attempt                   ``PUSH#<id>`` / ``ATTEMPT#<ns>#<seq>#r``
+lease (who works on it)   ``PUSH#<id>`` / ``#LEASE``
 accepted item hash        ``HASH#<endpoint>\\n<source>`` /
                           ``<store>\\n<sku>``
 staged item hash          ``STAGE#<push id>`` / ``<store>\\n<sku>``
@@ -21,16 +22,29 @@ delivered twice only once.
 
 from __future__ import annotations
 
-import json
+import contextlib
 import secrets
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import fields
-from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError
 
+from catalog_ingest.client.aws.table import (
+    ATTEMPT_FIELDS,
+    ATTRIBUTES,
+    CHUNK_FIELDS,
+    INDEXES,
+    KEY_SCHEMA,
+    LEASE_SK,
+    PUSH_FIELDS,
+    PUSH_SK,
+    SEP,
+    chunk_sk,
+    decode,
+    encode,
+    push_pk,
+)
 from catalog_ingest.client.push.tracking import (
     OPEN,
     RESUMABLE,
@@ -39,87 +53,7 @@ from catalog_ingest.client.push.tracking import (
     TrackingError,
 )
 
-_JSON = {"sources", "options", "summary"}
-_PUSH_FIELDS = [f.name for f in fields(PushRecord)]
-_CHUNK_FIELDS = [f.name for f in fields(ChunkRecord)]
-_ATTEMPT_FIELDS = ("push_id", "seq", "at", "outcome", "http_status", "request_id", "message")
-_PUSH_SK = "#PUSH"
-SEP = "\n"
-
-#: The table's definition (also in deploy/aws/template.yaml): what ``create_table`` makes.
-KEY_SCHEMA = [{"AttributeName": "pk", "KeyType": "HASH"},
-              {"AttributeName": "sk", "KeyType": "RANGE"}]
-ATTRIBUTES = [{"AttributeName": n, "AttributeType": t} for n, t in
-              (("pk", "S"), ("sk", "S"), ("listing", "S"), ("started_at", "N"),
-               ("ingestion_id", "S"), ("open_flag", "S"))]
-INDEXES = [
-    {"IndexName": "pushes", "KeySchema": [{"AttributeName": "listing", "KeyType": "HASH"},
-                                          {"AttributeName": "started_at", "KeyType": "RANGE"}],
-     "Projection": {"ProjectionType": "ALL"}},
-    {"IndexName": "ingestions", "KeySchema": [{"AttributeName": "ingestion_id",
-                                               "KeyType": "HASH"}],
-     "Projection": {"ProjectionType": "KEYS_ONLY"}},
-    {"IndexName": "open", "KeySchema": [{"AttributeName": "open_flag", "KeyType": "HASH"}],
-     "Projection": {"ProjectionType": "KEYS_ONLY"}},
-]
-
-
-def _push_pk(push_id: str) -> str:
-    return f"PUSH#{push_id}"
-
-
-def _chunk_sk(seq: int) -> str:
-    return f"CHUNK#{seq:08d}"
-
-
-def _to_attr(value: Any) -> dict[str, Any]:
-    if isinstance(value, bool):
-        return {"BOOL": value}
-    if isinstance(value, int | float | Decimal):
-        return {"N": str(value)}
-    if isinstance(value, bytes | bytearray):
-        return {"B": bytes(value)}
-    return {"S": str(value)}
-
-
-def _from_attr(attr: dict[str, Any]) -> Any:
-    kind, value = next(iter(attr.items()))
-    if kind == "N":
-        is_int = "." not in value and "e" not in value.lower()
-        return int(value) if is_int else float(value)
-    if kind == "B":
-        return bytes(value)
-    if kind == "BOOL":
-        return bool(value)
-    if kind == "NULL":
-        return None
-    return value
-
-
-def _encode(name: str, value: Any) -> dict[str, Any]:
-    if name in _JSON:
-        return {"S": json.dumps(value)}
-    if name in ("started_at", "finished_at", "at", "submitted_at", "completed_at") \
-            and isinstance(value, float):
-        return {"N": repr(value)}  # every digit kept: the same float comes back
-    return _to_attr(value)
-
-
-def _decode(item: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for name in names:
-        attr = item.get(name)
-        if attr is None:
-            out[name] = None
-        elif name in _JSON:
-            out[name] = json.loads(attr["S"])
-        else:
-            out[name] = _from_attr(attr)
-    for name in ("started_at", "finished_at", "at", "submitted_at", "completed_at"):
-        if isinstance(out.get(name), int):
-            out[name] = float(out[name])
-    return out
-
+__all__ = ["ATTRIBUTES", "INDEXES", "KEY_SCHEMA", "DynamoTracking"]
 
 class DynamoTracking:
     """Tracking in a DynamoDB table (boto3 ``dynamodb`` client); see the module docstring."""
@@ -190,7 +124,7 @@ class DynamoTracking:
             if value is None:
                 removes.append(f"#f{n}")
             else:
-                attr_values[f":v{n}"] = _encode(name, value)
+                attr_values[f":v{n}"] = encode(name, value)
                 sets.append(f"#f{n} = :v{n}")
         expression = (("SET " + ", ".join(sets)) if sets else "") + \
             ((" REMOVE " + ", ".join(removes)) if removes else "")
@@ -221,12 +155,12 @@ class DynamoTracking:
     # --- pushes --------------------------------------------------------------------------------
 
     def _push_item(self, push: PushRecord) -> dict[str, Any]:
-        item = {"pk": {"S": _push_pk(push.push_id)}, "sk": {"S": _PUSH_SK},
+        item = {"pk": {"S": push_pk(push.push_id)}, "sk": {"S": PUSH_SK},
                 "listing": {"S": "PUSH"}}
-        for name in _PUSH_FIELDS:
+        for name in PUSH_FIELDS:
             value = getattr(push, name)
             if value is not None:
-                item[name] = _encode(name, value)
+                item[name] = encode(name, value)
         return item
 
     def create_push(self, push: PushRecord) -> None:
@@ -238,11 +172,11 @@ class DynamoTracking:
         return self._put(self._push_item(push), once=True)
 
     def update_push(self, push_id: str, **changes: Any) -> None:
-        self._update(_push_pk(push_id), _PUSH_SK, changes)
+        self._update(push_pk(push_id), PUSH_SK, changes)
 
     def push(self, push_id: str) -> PushRecord | None:
-        item = self._get(_push_pk(push_id), _PUSH_SK)
-        return PushRecord(**_decode(item, _PUSH_FIELDS)) if item else None
+        item = self._get(push_pk(push_id), PUSH_SK)
+        return PushRecord(**decode(item, PUSH_FIELDS)) if item else None
 
     def pushes(self, limit: int = 20, endpoint: str | None = None,
                source_key: str | None = None) -> list[PushRecord]:
@@ -255,7 +189,7 @@ class DynamoTracking:
                                                         ":s": {"S": source_key}})
         out = []
         for item in self._query(**kwargs):
-            out.append(PushRecord(**_decode(item, _PUSH_FIELDS)))
+            out.append(PushRecord(**decode(item, PUSH_FIELDS)))
             if len(out) >= limit:
                 break
         return out
@@ -270,35 +204,38 @@ class DynamoTracking:
         return None
 
     def acquire_lease(self, push_id: str, owner: str, until: float) -> bool:
-        """Hold the push until ``until`` (epoch seconds) unless someone else holds it now."""
+        """Hold the push (created or not yet) until ``until`` (epoch seconds) unless someone
+        else holds it now: its own item, ``PUSH#<id>`` / ``#LEASE``."""
         return self._update(
-            _push_pk(push_id), _PUSH_SK, {"lease_owner": owner, "lease_until": until},
-            condition="attribute_exists(pk) AND (attribute_not_exists(lease_until) OR "
-                      "lease_until < :now OR lease_owner = :owner)",
+            push_pk(push_id), LEASE_SK, {"lease_owner": owner, "lease_until": until},
+            condition="attribute_not_exists(pk) OR lease_until < :now OR lease_owner = :owner",
             values={":now": {"N": repr(time.time())}, ":owner": {"S": owner}})
 
     def stale_pushes(self, started_before: float) -> list[PushRecord]:
-        """Pushes left RUNNING or INTERRUPTED, started before then, that nobody holds now."""
+        """Pushes left RUNNING or INTERRUPTED, started before then (held or not: taking one
+        up needs its lease)."""
         kwargs: dict[str, Any] = {
             "IndexName": "pushes",
             "KeyConditionExpression": "listing = :p AND started_at < :t",
-            "FilterExpression": "#st IN (:r, :i) AND (attribute_not_exists(lease_until) OR "
-                                "lease_until < :now)",
+            "FilterExpression": "#st IN (:r, :i)",
             "ExpressionAttributeNames": {"#st": "status"},
             "ExpressionAttributeValues": {":p": {"S": "PUSH"}, ":t": {"N": repr(started_before)},
-                                          ":r": {"S": "RUNNING"}, ":i": {"S": "INTERRUPTED"},
-                                          ":now": {"N": repr(time.time())}}}
-        return [PushRecord(**_decode(i, _PUSH_FIELDS)) for i in self._query(**kwargs)]
+                                          ":r": {"S": "RUNNING"}, ":i": {"S": "INTERRUPTED"}}}
+        return [PushRecord(**decode(i, PUSH_FIELDS)) for i in self._query(**kwargs)]
 
     def release_lease(self, push_id: str, owner: str) -> None:
-        self._update(_push_pk(push_id), _PUSH_SK, {"lease_owner": None, "lease_until": None},
-                     condition="lease_owner = :owner", values={":owner": {"S": owner}})
+        # Not ours any more when the condition fails (it ran out and someone else took it).
+        with contextlib.suppress(self.client.exceptions.ConditionalCheckFailedException):
+            self._call("delete_item", TableName=self.table,
+                       Key={"pk": {"S": push_pk(push_id)}, "sk": {"S": LEASE_SK}},
+                       ConditionExpression="lease_owner = :owner",
+                       ExpressionAttributeValues={":owner": {"S": owner}})
 
     def finalize_push(self, push_id: str, summary: dict[str, Any]) -> bool:
         """Mark a push DONE once (from SUBMITTED or DONE): True for the caller that did."""
         changes = {"status": "DONE", "finished_at": time.time(), "summary": summary,
                    "finalized": True}
-        return self._update(_push_pk(push_id), _PUSH_SK, changes,
+        return self._update(push_pk(push_id), PUSH_SK, changes,
                             condition="attribute_not_exists(finalized) AND "
                                       "#st IN (:submitted, :done)",
                             values={":submitted": {"S": "SUBMITTED"}, ":done": {"S": "DONE"}})
@@ -306,37 +243,37 @@ class DynamoTracking:
     # --- chunks --------------------------------------------------------------------------------
 
     def add_chunk(self, chunk: ChunkRecord) -> None:
-        item = {"pk": {"S": _push_pk(chunk.push_id)}, "sk": {"S": _chunk_sk(chunk.seq)}}
-        for name in _CHUNK_FIELDS:
+        item = {"pk": {"S": push_pk(chunk.push_id)}, "sk": {"S": chunk_sk(chunk.seq)}}
+        for name in CHUNK_FIELDS:
             value = getattr(chunk, name)
             if value is not None:
-                item[name] = _encode(name, value)
+                item[name] = encode(name, value)
         if chunk.status in OPEN and chunk.ingestion_id:
             item["open_flag"] = {"S": "OPEN"}
         if not self._put(item, once=True):
             raise TrackingError(f"{self.path}: chunk {chunk.seq} of {chunk.push_id} exists")
 
     def update_chunk(self, push_id: str, seq: int, **changes: Any) -> None:
-        self._update(_push_pk(push_id), _chunk_sk(seq), _with_open_flag(changes))
+        self._update(push_pk(push_id), chunk_sk(seq), _with_open_flag(changes))
 
     def settle_chunk(self, push_id: str, seq: int, **changes: Any) -> bool:
         """Update a chunk that has not ended yet (status not DONE/FATAL/CANCELLED): False when
         it had (someone else settled it first)."""
-        return self._update(_push_pk(push_id), _chunk_sk(seq), _with_open_flag(changes),
+        return self._update(push_pk(push_id), chunk_sk(seq), _with_open_flag(changes),
                             condition="attribute_exists(pk) AND NOT (#st IN (:d, :f, :c))",
                             values={":d": {"S": "DONE"}, ":f": {"S": "FATAL"},
                                     ":c": {"S": "CANCELLED"}})
 
     def chunk(self, push_id: str, seq: int) -> ChunkRecord | None:
-        item = self._get(_push_pk(push_id), _chunk_sk(seq))
-        return ChunkRecord(**_decode(item, _CHUNK_FIELDS)) if item else None
+        item = self._get(push_pk(push_id), chunk_sk(seq))
+        return ChunkRecord(**decode(item, CHUNK_FIELDS)) if item else None
 
     def chunks(self, push_id: str) -> list[ChunkRecord]:
         items = self._query(KeyConditionExpression="pk = :p AND begins_with(sk, :c)",
-                            ExpressionAttributeValues={":p": {"S": _push_pk(push_id)},
+                            ExpressionAttributeValues={":p": {"S": push_pk(push_id)},
                                                        ":c": {"S": "CHUNK#"}},
                             ConsistentRead=True)
-        return [ChunkRecord(**_decode(i, _CHUNK_FIELDS)) for i in items]
+        return [ChunkRecord(**decode(i, CHUNK_FIELDS)) for i in items]
 
     def find_ingestion(self, ingestion_id: str) -> tuple[PushRecord, ChunkRecord] | None:
         keys = list(self._query(IndexName="ingestions",
@@ -368,20 +305,20 @@ class DynamoTracking:
                        request_id: str | None = None, message: str | None = None) -> None:
         now = time.time()
         sk = f"ATTEMPT#{time.time_ns():020d}#{seq:08d}#{secrets.token_hex(4)}"
-        values = dict(zip(_ATTEMPT_FIELDS, (push_id, seq, now, outcome, http_status, request_id,
+        values = dict(zip(ATTEMPT_FIELDS, (push_id, seq, now, outcome, http_status, request_id,
                                             message), strict=True))
-        item = {"pk": {"S": _push_pk(push_id)}, "sk": {"S": sk}}
-        item.update({k: _encode(k, v) for k, v in values.items() if v is not None})
+        item = {"pk": {"S": push_pk(push_id)}, "sk": {"S": sk}}
+        item.update({k: encode(k, v) for k, v in values.items() if v is not None})
         self._put(item, once=False)
 
     def attempts(self, push_id: str, seq: int | None = None) -> list[dict[str, Any]]:
         items = self._query(KeyConditionExpression="pk = :p AND begins_with(sk, :a)",
-                            ExpressionAttributeValues={":p": {"S": _push_pk(push_id)},
+                            ExpressionAttributeValues={":p": {"S": push_pk(push_id)},
                                                        ":a": {"S": "ATTEMPT#"}},
                             ConsistentRead=True)
         out = []
         for item in items:
-            row = {"id": item["sk"]["S"], **_decode(item, _ATTEMPT_FIELDS)}
+            row = {"id": item["sk"]["S"], **decode(item, ATTEMPT_FIELDS)}
             if seq is None or row["seq"] == seq:
                 out.append(row)
         return out

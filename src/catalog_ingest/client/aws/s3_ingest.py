@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import shutil
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -97,7 +98,26 @@ def ingest(record: dict[str, Any], context: Any, config: Config, aws: Aws) -> di
     if known is not None and known.status in FINISHED:
         log.info("%s: push %s is %s already: nothing to do", obj.uri, push_id, known.status)
         return {"pushId": push_id, "source": obj.uri, "status": known.status, "replayed": True}
+    owner = invocation_id(context)
+    if not tracking.acquire_lease(push_id, owner, lease_until(context, config)):
+        raise LeaseHeld(f"push {push_id} of {obj.uri} is being worked on by another invocation")
     work = config.work_dir / push_id
+    try:
+        known = tracking.push(push_id)  # again: it may have changed before we held it
+        if known is not None and known.status in FINISHED:
+            return {"pushId": push_id, "source": obj.uri, "status": known.status,
+                    "replayed": True}
+        return _ingest(obj, known, work, config, aws)
+    finally:
+        # /tmp outlives the invocation in a warm container: leave nothing behind (a run that
+        # resumes this push downloads the object again).
+        shutil.rmtree(work, ignore_errors=True)
+        tracking.release_lease(push_id, owner)
+
+
+def _ingest(obj: S3Object, known: PushRecord | None, work: Path, config: Config, aws: Aws
+            ) -> dict[str, Any]:
+    tracking, push_id = aws.tracking, obj.push_id
     local = work / "source" / _file_name(obj.key)
     if not download(aws.s3, obj.bucket, obj.key, local, version=obj.version, etag=obj.etag):
         if known is not None:
@@ -111,7 +131,7 @@ def ingest(record: dict[str, Any], context: Any, config: Config, aws: Aws) -> di
     base = results_base(config, obj, push_id)
     if known is None and not _create(tracking, obj, push_id, options, config, aws, base):
         return {"pushId": push_id, "source": obj.uri, "status": "FAILED", "replayed": False}
-    return _run(tracking, push_id, options, context, config, aws, obj, base)
+    return _run(tracking, push_id, options, config, aws, obj, base)
 
 
 def _create(tracking: DynamoTracking, obj: S3Object, push_id: str, options: PushOptions,
@@ -141,28 +161,23 @@ def _recorded(options: PushOptions, obj: S3Object, config: Config, base: str) ->
             "results_uri": f"s3://{config.results_bucket}/{base}"}
 
 
-def _run(tracking: DynamoTracking, push_id: str, options: PushOptions, context: Any,
-         config: Config, aws: Aws, obj: S3Object, base: str) -> dict[str, Any]:
-    owner = invocation_id(context)
-    if not tracking.acquire_lease(push_id, owner, lease_until(context, config)):
-        raise LeaseHeld(f"push {push_id} of {obj.uri} is being worked on by another invocation")
-    try:
-        record = tracking.push(push_id)
-        if record is not None and record.status == "RUNNING":
-            # We hold the lease, so whoever marked it RUNNING is gone (killed, timed out).
-            tracking.update_push(push_id, status="INTERRUPTED", pid=None)
-        result = asyncio.run(_push(replace(options, resume=push_id), tracking, aws))
-        _publish(aws, config, base, result.results_dir, obj)
-        finish_if_settled(tracking, push_id, aws, config)
-        final = tracking.push(push_id)
-        status = final.status if final else result.status
-        log.info("%s: push %s %s (%s)", obj.uri, push_id, status, result.outcome.chunks)
-        return {"pushId": push_id, "source": obj.uri, "status": status, "replayed": False,
-                "uploads": result.outcome.chunks.get("accepted", 0),
-                "invalidRows": sum(s.invalid for s in result.outcome.stores.values()),
-                "results": f"s3://{config.results_bucket}/{base}"}
-    finally:
-        tracking.release_lease(push_id, owner)
+def _run(tracking: DynamoTracking, push_id: str, options: PushOptions, config: Config, aws: Aws,
+         obj: S3Object, base: str) -> dict[str, Any]:
+    """Run the push as a resume of itself (the caller holds its lease)."""
+    record = tracking.push(push_id)
+    if record is not None and record.status == "RUNNING":
+        # We hold the lease, so whoever marked it RUNNING is gone (killed, timed out).
+        tracking.update_push(push_id, status="INTERRUPTED", pid=None)
+    result = asyncio.run(_push(replace(options, resume=push_id), tracking, aws))
+    _publish(aws, config, base, result.results_dir, obj)
+    finish_if_settled(tracking, push_id, aws, config)
+    final = tracking.push(push_id)
+    status = final.status if final else result.status
+    log.info("%s: push %s %s (%s)", obj.uri, push_id, status, result.outcome.chunks)
+    return {"pushId": push_id, "source": obj.uri, "status": status, "replayed": False,
+            "uploads": result.outcome.chunks.get("accepted", 0),
+            "invalidRows": sum(s.invalid for s in result.outcome.stores.values()),
+            "results": f"s3://{config.results_bucket}/{base}"}
 
 
 async def _push(options: PushOptions, tracking: DynamoTracking, aws: Aws) -> Any:
