@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import openpyxl
 import pytest
 
 from catalog_ingest.client import CatalogClient
@@ -272,6 +273,23 @@ def test_a_file_with_faulty_rows_is_pushed_reported_and_recorded(
     stack.complete(pushed["pushId"])
     summary = assert_complete(stack, pushed["pushId"], 37)
     assert summary["reports"]["itemsCreated"] == 37 and summary["rowsInvalid"] == 3
+
+
+def test_an_excel_workbook_is_read_mapped_and_pushed(stack: Stack, tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    assert sheet is not None
+    sheet.append(HEADER)
+    for i in range(25):
+        sheet.append([f"SKU-{i:05d}", int(ean(i)), f"Item {i}", 2.5])
+    sheet.append(["SKU-BAD", "123", "Broken", 1.0])
+    path = tmp_path / "catalog.xlsx"
+    workbook.save(path)
+    (pushed,) = s3_handler(stack.put("sheets/catalog.xlsx", path.read_bytes()), None)["pushes"]
+    assert (pushed["status"], pushed["invalidRows"], pushed["uploads"]) == ("SUBMITTED", 1, 1)
+    stack.complete(pushed["pushId"])
+    summary = assert_complete(stack, pushed["pushId"], 25)
+    assert summary["reports"]["itemsCreated"] == 25
 
 
 def test_a_file_over_ten_thousand_items_goes_in_two_uploads(stack: Stack) -> None:

@@ -24,6 +24,7 @@ import json, sys
 sys.path[:0] = [sys.argv[1], sys.argv[2]]
 import catalog_ingest
 from catalog_ingest.client.aws import poll_handler, s3_handler, sqs_handler
+import cryptography.hazmat.bindings._rust, msgspec._core, openpyxl, python_calamine  # native parts
 missing = []
 for name in ("fastapi", "sqlalchemy", "uvicorn", "catalog_ingest.engine", "catalog_ingest.api",
              "catalog_ingest.cli"):
@@ -54,7 +55,8 @@ def test_the_zip_is_toolkit_only_within_limits_and_its_handlers_import(tmp_path:
         names = archive.namelist()
         archive.extractall(tmp_path / "function")
     tops = {n.split("/", 1)[0] for n in names}
-    assert {"catalog_ingest", "httpx", "msgspec", "cryptography"} <= tops
+    assert {"catalog_ingest", "httpx", "msgspec", "cryptography", "openpyxl",
+            "python_calamine"} <= tops
     assert not tops & {"boto3", "botocore", "fastapi", "sqlalchemy", "psycopg"}
     assert not any(n.startswith(("catalog_ingest/engine/", "catalog_ingest/api/")) for n in names)
 

@@ -31,7 +31,7 @@ RUNTIME_PROVIDED = {"boto3", "botocore", "s3transfer", "jmespath", "python-dateu
 TOOLKIT_PARTS = ("__init__.py", "py.typed", "errors.py", "domain", "client", "files")
 #: The handlers' third-party imports, while the base install still carries the server's
 #: requirements (issue 8 splits them into the `server` extra; then the base is the toolkit).
-TOOLKIT_REQUIREMENTS = {"httpx", "msgspec", "cryptography", "openpyxl"}
+TOOLKIT_REQUIREMENTS = {"httpx", "msgspec", "cryptography", "openpyxl", "python-calamine"}
 DISTRIBUTION = "catalog-ingest"
 _NAME = re.compile(r"([A-Za-z0-9][A-Za-z0-9._-]*)")
 
