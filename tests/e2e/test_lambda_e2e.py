@@ -30,7 +30,7 @@ import pytest
 from catalog_ingest.client import CatalogClient
 from catalog_ingest.client.aws import poll_handler, s3_handler, sqs_handler
 from catalog_ingest.client.aws.dynamodb import DynamoTracking
-from catalog_ingest.client.aws.s3_ingest import LeaseHeld
+from catalog_ingest.client.aws.s3_ingest import LeaseHeld, PushIncomplete
 from catalog_ingest.domain.barcodes import gs1_check_digit
 from catalog_ingest.runtime import open_runtime
 from catalog_ingest.settings import Settings
@@ -415,6 +415,23 @@ def test_a_throttled_api_is_waited_out_and_every_attempt_recorded(
         assert_complete(stack, pushed["pushId"], 40)
     finally:
         server.stop()
+
+
+def test_an_upload_the_api_refuses_fails_the_invocation_and_is_recorded(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CATALOG_INGEST_STORE", "not-this-retailers-store")
+    event = stack.put("elsewhere.csv", catalog_csv(3))
+    with pytest.raises(PushIncomplete):
+        s3_handler(event, None)  # Lambda retries the event (a resume: only what failed)
+    (push,) = stack.tracking.pushes(1)
+    assert push.status == "INCOMPLETE"
+    (chunk,) = stack.tracking.chunks(push.push_id)
+    assert chunk.status == "FAILED" and chunk.error and chunk.ingestion_id is None
+    (attempt,) = stack.tracking.attempts(push.push_id)
+    assert attempt["http_status"] == 400
+    base = f"results/elsewhere.csv/{push.push_id}/"
+    assert json.loads(stack.object(base + "summary.json"))["status"] == "INCOMPLETE"
+    assert stack.uploads() == []
 
 
 def test_the_results_link_of_a_report_is_the_one_notified(stack: Stack) -> None:

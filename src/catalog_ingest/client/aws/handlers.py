@@ -12,7 +12,7 @@ from typing import Any
 from catalog_ingest.client.aws.config import Aws, Config
 from catalog_ingest.client.aws.notifications import handle_records
 from catalog_ingest.client.aws.poll import poll_open_uploads, resume_stale_pushes
-from catalog_ingest.client.aws.s3_ingest import ingest
+from catalog_ingest.client.aws.s3_ingest import PushIncomplete, ingest
 
 log = logging.getLogger("catalog_ingest.client.aws")
 #: Signing certificates by URL, kept while the Lambda container is warm (fetched once).
@@ -28,7 +28,8 @@ def _logging() -> None:
 
 def s3_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     """Push every created object of the event; raises (so Lambda retries the event) when any
-    record failed, after trying all: the ones that succeeded are not done again."""
+    record failed or any upload of its push failed, after trying all: what succeeded is not
+    done again."""
     _logging()
     config = Config.from_env()
     aws = Aws(config)
@@ -37,7 +38,11 @@ def s3_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if not str(record.get("eventName", "")).startswith(_CREATED):
             continue
         try:
-            pushes.append(ingest(record, context, config, aws))
+            pushed = ingest(record, context, config, aws)
+            pushes.append(pushed)
+            if pushed["status"] == "INCOMPLETE":
+                raise PushIncomplete(f"push {pushed['pushId']} of {pushed['source']}: some "
+                                     "uploads failed (see the tracking table)")
         except Exception as exc:
             log.exception("S3 record %s failed", record.get("s3", {}).get("object", {}))
             errors.append(exc)

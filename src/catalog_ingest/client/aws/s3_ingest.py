@@ -39,6 +39,11 @@ class LeaseHeld(TransientError):
     """Another invocation is working on this push now: let the event be retried later."""
 
 
+class PushIncomplete(TransientError):
+    """Some upload of the push failed (recorded with its error): the invocation fails, so that
+    Lambda retries the event, which resumes the push and sends only what failed."""
+
+
 @dataclass(frozen=True)
 class S3Object:
     bucket: str
