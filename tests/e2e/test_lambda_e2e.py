@@ -434,6 +434,24 @@ def test_an_upload_the_api_refuses_fails_the_invocation_and_is_recorded(
     assert stack.uploads() == []
 
 
+def test_the_lambda_sends_the_same_idempotency_keys_as_push(stack: Stack, tmp_path: Path) -> None:
+    body = catalog_csv(9)
+    source = tmp_path / "same.csv"
+    source.write_bytes(body)
+    env = {**os.environ, "CATALOG_INGEST_TRACKING_DB": str(tmp_path / "push.db")}
+    pushed = subprocess.run(
+        [sys.executable, "-m", "catalog_ingest", "push", str(source), "--mapping",
+         os.environ["CATALOG_INGEST_MAPPING"], "--store", stack.store, "--no-wait", "--json",
+         "--results-dir", str(tmp_path / "push-results")],
+        capture_output=True, text=True, env=env, timeout=120, check=False)
+    assert pushed.returncode == 0, pushed.stderr
+    (by_push,) = stack.uploads()
+    (lambda_push,) = s3_handler(stack.put("same.csv", body), None)["pushes"]
+    (chunk,) = stack.tracking.chunks(lambda_push["pushId"])
+    assert chunk.ingestion_id == by_push  # the service answered with push's upload
+    assert stack.uploads() == [by_push]
+
+
 def test_the_results_link_of_a_report_is_the_one_notified(stack: Stack) -> None:
     event = stack.put("linked.csv", catalog_csv(2))
     pushed = s3_handler(event, None)["pushes"][0]

@@ -1,7 +1,7 @@
 """`catalog-ingest package-lambda OUT.zip`: the Lambda functions' code zip, toolkit only.
 
 The zip holds what the handlers import and nothing else: the toolkit part of this package
-(``catalog_ingest`` with ``errors``, ``domain``, ``client`` and, once it exists, ``files``; no
+(``catalog_ingest`` with ``errors``, ``domain``, ``client`` and the shared ``files``; no
 server code, so a server import creeping into the handlers fails at once) and the toolkit's
 third-party requirements, installed by ``pip install --target`` for the Lambda runtime's Python
 and platform. boto3 and botocore are left out: the Lambda Python runtime has them.
