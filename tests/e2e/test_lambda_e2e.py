@@ -354,8 +354,8 @@ def test_the_poller_completes_uploads_no_notification_reached(stack: Stack) -> N
 def test_a_handler_killed_half_way_finishes_when_run_again(
         stack: Stack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rerun: str) -> None:
     monkeypatch.setenv("CATALOG_INGEST_CHUNK_SIZE", "5")
-    monkeypatch.setenv("CATALOG_INGEST_RATE", "2")
-    monkeypatch.setenv("CATALOG_INGEST_LEASE_SECONDS", "3")
+    monkeypatch.setenv("CATALOG_INGEST_REQUESTS_PER_SECOND", "2")
+    monkeypatch.setenv("CATALOG_INGEST_PUSH_LEASE_SECONDS", "3")
     event = stack.put("killed.csv", catalog_csv(40))
     event_file = tmp_path / "event.json"
     event_file.write_text(json.dumps(event))
@@ -401,7 +401,8 @@ def test_a_throttled_api_is_waited_out_and_every_attempt_recorded(
         moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     server = start_service(tmp_path / "throttled", CATALOG_INGEST_RATE_LIMIT="3/second")
     try:
-        stack = new_stack(moto_url, server, monkeypatch, tmp_path, CATALOG_INGEST_RATE="50",
+        stack = new_stack(moto_url, server, monkeypatch, tmp_path,
+                          CATALOG_INGEST_REQUESTS_PER_SECOND="50",
                           CATALOG_INGEST_CHUNK_SIZE="4")
         event = stack.put("throttled.csv", catalog_csv(40))
         (pushed,) = s3_handler(event, None)["pushes"]

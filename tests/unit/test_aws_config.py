@@ -54,9 +54,9 @@ def test_config_defaults_and_normalises() -> None:
     assert config.cert_url_prefixes[1].startswith("https://sns.")
 
 
-@pytest.mark.parametrize(("name", "value"), [("CATALOG_INGEST_RATE", "fast"),
-                                             ("CATALOG_INGEST_RATE", "0"),
-                                             ("CATALOG_INGEST_CHUNK_SIZE", "10001")])
+@pytest.mark.parametrize(("name", "value"), [
+    ("CATALOG_INGEST_REQUESTS_PER_SECOND", "fast"), ("CATALOG_INGEST_REQUESTS_PER_SECOND", "0"),
+    ("CATALOG_INGEST_CHUNK_SIZE", "10001")])
 def test_config_refuses_bad_numbers(name: str, value: str) -> None:
     with pytest.raises(ConfigurationError, match=name):
         Config.from_env({**BASE, name: value})

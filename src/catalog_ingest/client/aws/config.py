@@ -85,11 +85,11 @@ class Config:
             role_arn=env.get("CATALOG_API_ROLE_ARN") or None,
             region=region,
             store=env.get(ENV + "STORE") or None,
-            rate=_number(env, "RATE", 10.0),
+            rate=_number(env, "REQUESTS_PER_SECOND", 10.0),
             chunk_size=chunk_size,
-            max_attempts=int(_number(env, "MAX_ATTEMPTS", 8)),
+            max_attempts=int(_number(env, "REQUEST_ATTEMPTS", 8)),
             poll_after=_number(env, "POLL_AFTER", 900.0),
-            lease_seconds=_number(env, "LEASE_SECONDS", 900.0),
+            lease_seconds=_number(env, "PUSH_LEASE_SECONDS", 900.0),
             sns_topic_arn=env.get(ENV + "SNS_TOPIC_ARN") or None,
             cert_url_prefixes=prefixes,
             work_dir=Path(env.get(ENV + "WORK_DIR") or "/tmp/catalog-ingest"),
@@ -155,7 +155,7 @@ def assumed_role(session: Any, role_arn: str) -> Any:
 
 def lease_until(context: Any, config: Config) -> float:
     """Until when this invocation may hold a push: its own deadline (Lambda kills it then),
-    with a margin; ``CATALOG_INGEST_LEASE_SECONDS`` outside Lambda."""
+    with a margin; ``CATALOG_INGEST_PUSH_LEASE_SECONDS`` outside Lambda."""
     remaining = getattr(context, "get_remaining_time_in_millis", None)
     if callable(remaining):
         return time.time() + float(remaining()) / 1000.0 + 5.0
