@@ -54,6 +54,15 @@ def test_config_defaults_and_normalises() -> None:
     assert config.cert_url_prefixes[1].startswith("https://sns.")
 
 
+def test_the_api_is_signed_for_its_own_region() -> None:
+    gateway = {**BASE, "CATALOG_INGEST_ENDPOINT":
+               "https://abc123.execute-api.eu-west-1.amazonaws.com/prod"}
+    assert Config.from_env(gateway).api_region == "eu-west-1"
+    assert Config.from_env({**gateway, "CATALOG_INGEST_API_REGION": "us-west-2"}
+                           ).api_region == "us-west-2"
+    assert Config.from_env(BASE).api_region == Config.from_env(BASE).region
+
+
 @pytest.mark.parametrize(("name", "value"), [
     ("CATALOG_INGEST_REQUESTS_PER_SECOND", "fast"), ("CATALOG_INGEST_REQUESTS_PER_SECOND", "0"),
     ("CATALOG_INGEST_CHUNK_SIZE", "10001")])

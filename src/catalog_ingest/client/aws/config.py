@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from catalog_ingest.client import AsyncCatalogClient, CatalogClient
 from catalog_ingest.client._client import default_region
@@ -49,6 +50,8 @@ class Config:
     mapping: str | None = None
     role_arn: str | None = None
     region: str = "us-east-1"
+    #: The SigV4 region of the API calls (the endpoint's, which need not be the function's).
+    api_region: str = "us-east-1"
     store: str | None = None
     rate: float = 10.0
     chunk_size: int = MAX_ITEMS_PER_UPLOAD
@@ -84,6 +87,7 @@ class Config:
             mapping=env.get(ENV + "MAPPING") or None,
             role_arn=env.get("CATALOG_API_ROLE_ARN") or None,
             region=region,
+            api_region=env.get(ENV + "API_REGION") or endpoint_region(endpoint) or region,
             store=env.get(ENV + "STORE") or None,
             rate=_number(env, "REQUESTS_PER_SECOND", 10.0),
             chunk_size=chunk_size,
@@ -94,6 +98,15 @@ class Config:
             cert_url_prefixes=prefixes,
             work_dir=Path(env.get(ENV + "WORK_DIR") or "/tmp/catalog-ingest"),
         )
+
+
+def endpoint_region(endpoint: str) -> str | None:
+    """The region of an API Gateway endpoint (``<id>.execute-api.<region>.amazonaws.com``)."""
+    host = urlsplit(endpoint).hostname or ""
+    parts = host.split(".")
+    if len(parts) >= 5 and parts[1] == "execute-api" and parts[3] == "amazonaws":
+        return parts[2]
+    return None
 
 
 class Aws:
@@ -123,12 +136,12 @@ class Aws:
 
     def async_api(self) -> AsyncCatalogClient:
         # The push pipeline retries (and records) every attempt itself: the SDK tries once.
-        return AsyncCatalogClient(self.config.endpoint, region=self.config.region,
+        return AsyncCatalogClient(self.config.endpoint, region=self.config.api_region,
                                   credentials=self.api_credentials(),
                                   rate_limit=self.config.rate, max_attempts=1)
 
     def api(self) -> CatalogClient:
-        return CatalogClient(self.config.endpoint, region=self.config.region,
+        return CatalogClient(self.config.endpoint, region=self.config.api_region,
                              credentials=self.api_credentials(), rate_limit=self.config.rate,
                              max_attempts=self.config.max_attempts)
 
