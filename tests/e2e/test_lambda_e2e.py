@@ -453,6 +453,21 @@ def test_the_lambda_sends_the_same_idempotency_keys_as_push(stack: Stack, tmp_pa
     assert stack.uploads() == [by_push]
 
 
+def test_a_push_whose_mapping_changed_before_its_rerun_fails_once_and_for_all(
+        stack: Stack) -> None:
+    event = stack.put("remapped.csv", catalog_csv(3))
+    (first,) = s3_handler(event, None)["pushes"]
+    stack.tracking.update_push(first["pushId"], status="INTERRUPTED")  # as if killed
+    mapping = Path(os.environ["CATALOG_INGEST_MAPPING"])
+    mapping.write_bytes(MAPPING + b"\n[constants]\nbrand_name = \"Other\"\n")
+    (again,) = s3_handler(event, None)["pushes"]
+    assert again["status"] == "FAILED"
+    push = stack.tracking.push(first["pushId"])
+    assert push is not None and "changed" in (push.summary or {})["error"]
+    assert s3_handler(event, None)["pushes"][0]["replayed"] is True  # not tried again
+    assert len(stack.uploads()) == 1
+
+
 def test_the_results_link_of_a_report_is_the_one_notified(stack: Stack) -> None:
     event = stack.put("linked.csv", catalog_csv(2))
     pushed = s3_handler(event, None)["pushes"][0]

@@ -24,7 +24,7 @@ from catalog_ingest.client.aws.config import Aws, Config, invocation_id, lease_u
 from catalog_ingest.client.aws.dynamodb import DynamoTracking
 from catalog_ingest.client.aws.s3io import download, parse_s3_uri, put_file, put_json
 from catalog_ingest.client.aws.settle import finish_if_settled
-from catalog_ingest.client.push import Push, PushOptions, SourceError
+from catalog_ingest.client.push import Push, PushError, PushOptions, SourceError
 from catalog_ingest.client.push.results import INVALID_ROWS, SUMMARY
 from catalog_ingest.client.push.setup import _sources, load, source_key
 from catalog_ingest.client.push.tracking import PushRecord
@@ -173,7 +173,17 @@ def _run(tracking: DynamoTracking, push_id: str, options: PushOptions, config: C
     if record is not None and record.status == "RUNNING":
         # We hold the lease, so whoever marked it RUNNING is gone (killed, timed out).
         tracking.update_push(push_id, status="INTERRUPTED", pid=None)
-    result = asyncio.run(_push(replace(options, resume=push_id), tracking, aws))
+    try:
+        result = asyncio.run(_push(replace(options, resume=push_id), tracking, aws))
+    except PushError as exc:
+        # The push cannot go on as planned (its mapping changed since it started): retrying
+        # would fail the same way. Recorded; putting the file again starts a new push.
+        tracking.update_push(push_id, status="FAILED", pid=None, finished_at=time.time(),
+                             summary={"error": str(exc)})
+        put_json(aws.s3, config.results_bucket, base + SUMMARY,
+                 {"pushId": push_id, "status": "FAILED", "source": obj.uri, "error": str(exc)})
+        log.error("%s: push %s failed: %s", obj.uri, push_id, exc)
+        return {"pushId": push_id, "source": obj.uri, "status": "FAILED", "replayed": False}
     _publish(aws, config, base, result.results_dir, obj)
     finish_if_settled(tracking, push_id, aws, config)
     final = tracking.push(push_id)
