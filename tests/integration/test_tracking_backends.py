@@ -280,7 +280,7 @@ def run_push(service: Service, tracking: TrackingBackend, tmp: Path, observer: A
 
     async def run() -> PushResult:
         async with service.client() as client:
-            return await Push(opts, client, tracking, observer, jitter=lambda: 1.0).run()
+            return await Push(opts, client, tracking, observer).run()
 
     return asyncio.run(run())
 

@@ -135,10 +135,12 @@ class Aws:
         return self._credentials
 
     def async_api(self) -> AsyncCatalogClient:
-        # The push pipeline retries (and records) every attempt itself: the SDK tries once.
+        # The push's calls retry by its own policy (the same attempts), recording every
+        # attempt through the SDK retry's hook, as `push` does.
         return AsyncCatalogClient(self.config.endpoint, region=self.config.api_region,
                                   credentials=self.api_credentials(),
-                                  rate_limit=self.config.rate, max_attempts=1)
+                                  rate_limit=self.config.rate,
+                                  max_attempts=self.config.max_attempts)
 
     def api(self) -> CatalogClient:
         return CatalogClient(self.config.endpoint, region=self.config.api_region,
