@@ -16,7 +16,7 @@ from typing import Any
 import typer
 from rich.markup import escape
 
-from catalog_ingest.cli import retailer
+from catalog_ingest.cli import lambda_package, retailer
 
 HELP = "catalog-ingest: the JWO-compatible catalog service and retailer toolkit."
 SERVER_COMMANDS = {"serve": "Run the HTTP service (and, by default, in-process workers).",
@@ -41,6 +41,7 @@ def build_app(*, server: bool) -> typer.Typer:
     for command in (retailer.push, retailer.validate, retailer.status, retailer.report,
                     retailer.history):
         app.command()(command)
+    app.command("package-lambda")(lambda_package.package_lambda)
     if server and not missing_server_modules():
         _add_server_commands(app)
     else:

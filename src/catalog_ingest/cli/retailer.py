@@ -25,6 +25,8 @@ from catalog_ingest.client.push import (
     PushOptions,
     PushResult,
     Tracking,
+    TrackingBackend,
+    TrackingError,
     default_path,
     load_mapping,
 )
@@ -45,6 +47,9 @@ Region = typer.Option(None, "--region", help="SigV4 region (AWS_REGION; default 
 Profile = typer.Option(None, "--profile", help="AWS profile of the credentials (AWS_PROFILE).")
 TrackingDb = typer.Option(None, "--tracking-db", envvar="CATALOG_INGEST_TRACKING_DB",
                           help="Tracking database (default: the user's data directory).")
+TrackingTable = typer.Option(None, "--tracking-table", envvar="CATALOG_INGEST_TRACKING_TABLE",
+                             help="Read the DynamoDB tracking table of the Lambda integration "
+                                  "instead (CATALOG_INGEST_TRACKING_TABLE; AWS_REGION).")
 MappingOpt = typer.Option(None, "--mapping", exists=True, dir_okay=False,
                           help="TOML file mapping source columns to API fields.")
 StoreOpt = typer.Option(None, "--store", help="store_id for every row (overrides the source).")
@@ -348,14 +353,39 @@ def report(
         console.print(issues_table(outcome.top_codes()))
 
 
+@contextmanager
+def _any_tracking(path: Path | None, table: str | None) -> Iterator[TrackingBackend]:
+    """The SQLite tracking database, or the Lambda integration's DynamoDB table."""
+    if table is None:
+        with _tracking(path) as tracking:
+            yield tracking
+        return
+    from catalog_ingest.client.aws.dynamodb import DynamoTracking
+
+    try:
+        yield DynamoTracking(table, _dynamodb_client())
+    except TrackingError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _dynamodb_client() -> Any:
+    import boto3
+
+    from catalog_ingest.client._client import default_region
+
+    return boto3.client("dynamodb", region_name=default_region(None))
+
+
 def history(
     push_id: str | None = typer.Argument(None, help="Show this push's uploads."),
     limit: int = typer.Option(20, "--limit", min=1),
     tracking_db: Path | None = TrackingDb,
+    tracking_table: str | None = TrackingTable,
     as_json: bool = JsonOut,
 ) -> None:
-    """The tracking database: pushes, their uploads and outcomes."""
-    with _tracking(tracking_db) as tracking:
+    """The tracking database (or DynamoDB table): pushes, their uploads and outcomes."""
+    with _any_tracking(tracking_db, tracking_table) as tracking:
         if push_id is None:
             records = [vars(p) for p in tracking.pushes(limit)]
             for row in records:

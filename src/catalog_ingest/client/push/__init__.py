@@ -11,7 +11,12 @@ from catalog_ingest.client.push.options import (
 from catalog_ingest.client.push.outcome import Outcome
 from catalog_ingest.client.push.pipeline import Push
 from catalog_ingest.client.push.sources import SourceError, SourceOptions
-from catalog_ingest.client.push.tracking import Tracking, TrackingError, default_path
+from catalog_ingest.client.push.tracking import (
+    Tracking,
+    TrackingBackend,
+    TrackingError,
+    default_path,
+)
 from catalog_ingest.client.push.validate import Problem, SourceValidator
 
 __all__ = [
@@ -30,6 +35,7 @@ __all__ = [
     "SourceOptions",
     "SourceValidator",
     "Tracking",
+    "TrackingBackend",
     "TrackingError",
     "default_path",
     "load_mapping",

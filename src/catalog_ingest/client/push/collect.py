@@ -20,7 +20,7 @@ from catalog_ingest.client.push.options import PushObserver
 from catalog_ingest.client.push.outcome import Outcome
 from catalog_ingest.client.push.results import ResultsDir
 from catalog_ingest.client.push.scratch import Scratch
-from catalog_ingest.client.push.tracking import Tracking
+from catalog_ingest.client.push.tracking import TrackingBackend
 from catalog_ingest.client.push.waiting import Tracked
 
 
@@ -28,7 +28,7 @@ class Collector:
     """The waiter's Completer for one push run."""
 
     def __init__(self, push_id: str, names: Sequence[str], client: AsyncCatalogClient,
-                 tracking: Tracking, results: ResultsDir, outcome: Outcome,
+                 tracking: TrackingBackend, results: ResultsDir, outcome: Outcome,
                  observer: PushObserver, policy: RetryPolicy, scratch: Scratch) -> None:
         self.push_id, self.names = push_id, list(names)
         # Downloads and status calls are retried by the SDK, by the push's policy.

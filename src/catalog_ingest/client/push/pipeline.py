@@ -52,7 +52,7 @@ from catalog_ingest.client.push.outcome import Outcome
 from catalog_ingest.client.push.results import ResultsDir, load_report
 from catalog_ingest.client.push.scratch import Scratch
 from catalog_ingest.client.push.setup import Setup, settle_push
-from catalog_ingest.client.push.tracking import SETTLED, ChunkRecord, Tracking
+from catalog_ingest.client.push.tracking import SETTLED, ChunkRecord, TrackingBackend
 from catalog_ingest.client.push.validate import Problem
 from catalog_ingest.client.push.waiting import PollWaiter, Tracked
 
@@ -64,8 +64,9 @@ SPLIT = "SPLIT"
 class Push:
     """One run of a push (new or resumed). ``await Push(...).run()`` → PushResult."""
 
-    def __init__(self, options: PushOptions, client: AsyncCatalogClient, tracking: Tracking,
-                 observer: PushObserver | None = None, *, sleep: Sleep = asyncio.sleep) -> None:
+    def __init__(self, options: PushOptions, client: AsyncCatalogClient,
+                 tracking: TrackingBackend, observer: PushObserver | None = None, *,
+                 sleep: Sleep = asyncio.sleep) -> None:
         """``sleep`` paces the polling; the waits between retries are the client's own (its
         ``sleep`` and ``jitter``), by this push's policy (``max_attempts``)."""
         self.options, self.client, self.tracking = options, client, tracking

@@ -16,7 +16,7 @@ from catalog_ingest.client.push.sources import FileInfo, inspect
 from catalog_ingest.client.push.tracking import (
     RESUMABLE,
     PushRecord,
-    Tracking,
+    TrackingBackend,
     default_data_dir,
 )
 
@@ -56,7 +56,7 @@ def load(options: PushOptions) -> tuple[ItemMapping, list[FileInfo]]:
     return mapping, [inspect(p, mapping.source) for p in options.sources]
 
 
-def find_resumable(tracking: Tracking, options: PushOptions,
+def find_resumable(tracking: TrackingBackend, options: PushOptions,
                    endpoint: str | None = None) -> PushRecord:
     """The push ``--resume`` means: the one named, else the newest resumable one (of these
     sources to this endpoint, when they are given)."""
@@ -75,7 +75,7 @@ def find_resumable(tracking: Tracking, options: PushOptions,
     return record
 
 
-def settle_push(options: PushOptions, endpoint: str, tracking: Tracking) -> Setup:
+def settle_push(options: PushOptions, endpoint: str, tracking: TrackingBackend) -> Setup:
     """Record the push about to run (new or resumed) and return what it runs on."""
     if options.resume:
         record = find_resumable(tracking, options, endpoint)
@@ -97,7 +97,8 @@ def settle_push(options: PushOptions, endpoint: str, tracking: Tracking) -> Setu
     return Setup(push_id, endpoint, key, files, mapping, results_dir, False, options)
 
 
-def _resume(record: PushRecord, options: PushOptions, endpoint: str, tracking: Tracking,
+def _resume(record: PushRecord, options: PushOptions, endpoint: str,
+            tracking: TrackingBackend,
             mapping: ItemMapping, files: list[FileInfo]) -> Setup:
     if record.endpoint != endpoint:
         raise PushError(f"push {record.push_id} went to {record.endpoint}, not {endpoint}")

@@ -1,8 +1,12 @@
-"""The local tracking database (SQLite): every push, chunk, attempt and outcome (seed 003).
+"""Tracking every push, chunk, attempt and outcome (seed 003): one interface, two backends.
 
-One file, by default ``$XDG_DATA_HOME/catalog-ingest/tracking.db``. Each state change is
-committed before the next network step, so a push killed at any moment can be resumed: a
-chunk is recorded (PLANNED) before it is sent, and its ingestion id right after the 201.
+``TrackingBackend`` is what the push pipeline, the CLI and the Lambda handlers use;
+``Tracking`` is the local SQLite backend of ``push``, and
+``catalog_ingest.client.aws.dynamodb.DynamoTracking`` the DynamoDB one of the Lambda
+integration. The SQLite database is one file, by default
+``$XDG_DATA_HOME/catalog-ingest/tracking.db``. Each state change is committed before the next
+network step, so a push killed at any moment can be resumed: a chunk is recorded (PLANNED)
+before it is sent, and its ingestion id right after the 201.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from catalog_ingest.errors import CatalogIngestError
 
@@ -53,6 +57,8 @@ CREATE TABLE staged_hashes (
 RESUMABLE = ("RUNNING", "INTERRUPTED", "SUBMITTED", "INCOMPLETE")
 #: Chunk statuses after which nothing more happens to the chunk in this push.
 SETTLED = ("DONE", "FATAL", "CANCELLED")
+#: Chunk statuses of an upload the service accepted and has not ended yet.
+OPEN = ("ACCEPTED", "INQUEUE", "INPROGRESS")
 
 
 class TrackingError(CatalogIngestError):
@@ -121,8 +127,66 @@ def _decode(row: sqlite3.Row) -> dict[str, Any]:
             for k in row.keys()}  # noqa: SIM118 - sqlite3.Row is not a mapping
 
 
+@runtime_checkable
+class TrackingBackend(Protocol):
+    """Where a push records itself: pushes, chunks (uploads), attempts, and the delta hashes.
+
+    Every method commits before it returns (a push killed right after may be resumed from
+    what it recorded). Records are plain data (``PushRecord``, ``ChunkRecord``, attempt
+    dicts with ``push_id, seq, at, outcome, http_status, request_id, message``)."""
+
+    @property
+    def path(self) -> Path | str:
+        """Where the records are (a file, or a ``dynamodb://TABLE``), for messages."""
+        ...
+
+    def close(self) -> None: ...
+
+    def create_push(self, push: PushRecord) -> None: ...
+
+    def update_push(self, push_id: str, **changes: Any) -> None: ...
+
+    def push(self, push_id: str) -> PushRecord | None: ...
+
+    def pushes(self, limit: int = 20, endpoint: str | None = None,
+               source_key: str | None = None) -> list[PushRecord]: ...
+
+    def latest_resumable(self, endpoint: str | None = None, source_key: str | None = None
+                         ) -> PushRecord | None: ...
+
+    def add_chunk(self, chunk: ChunkRecord) -> None: ...
+
+    def update_chunk(self, push_id: str, seq: int, **changes: Any) -> None: ...
+
+    def chunk(self, push_id: str, seq: int) -> ChunkRecord | None: ...
+
+    def chunks(self, push_id: str) -> list[ChunkRecord]: ...
+
+    def find_ingestion(self, ingestion_id: str) -> tuple[PushRecord, ChunkRecord] | None: ...
+
+    def open_uploads(self) -> list[ChunkRecord]:
+        """Every chunk the service accepted that has not ended (status in ``OPEN``)."""
+        ...
+
+    def record_attempt(self, push_id: str, seq: int, outcome: str, http_status: int | None = None,
+                       request_id: str | None = None, message: str | None = None) -> None: ...
+
+    def attempts(self, push_id: str, seq: int | None = None) -> list[dict[str, Any]]: ...
+
+    def known_hashes(self, endpoint: str, source_key: str, store_id: str,
+                     skus: Sequence[str]) -> dict[str, bytes]: ...
+
+    def known_items(self, endpoint: str, source_key: str) -> Iterator[tuple[str, str]]: ...
+
+    def stage(self, push_id: str, rows: Iterable[tuple[str, str, bytes | None]]) -> None: ...
+
+    def merge_staged(self, push_id: str, endpoint: str, source_key: str) -> None: ...
+
+    def supersede(self, endpoint: str, source_key: str, keep: str) -> list[str]: ...
+
+
 class Tracking:
-    """The tracking database; safe to share between the threads of one push."""
+    """The SQLite tracking database; safe to share between the threads of one push."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -242,6 +306,12 @@ class Tracking:
             return None
         push, chunk = self.push(row[0]), self.chunk(row[0], row[1])
         return (push, chunk) if push and chunk else None
+
+    def open_uploads(self) -> list[ChunkRecord]:
+        marks = ", ".join("?" * len(OPEN))
+        rows = self._run(f"SELECT * FROM chunks WHERE status IN ({marks}) AND ingestion_id IS "
+                         "NOT NULL ORDER BY submitted_at", OPEN).fetchall()
+        return [ChunkRecord(**_decode(r)) for r in rows]
 
     def record_attempt(self, push_id: str, seq: int, outcome: str, http_status: int | None = None,
                        request_id: str | None = None, message: str | None = None) -> None:
