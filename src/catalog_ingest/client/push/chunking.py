@@ -92,8 +92,25 @@ def content_hash(encoded: bytes) -> bytes:
 @dataclass
 class _Store:
     pending: list[tuple[bytes, bytes, int, str]] = field(default_factory=list)
-    ready: list[tuple[bytes, bytes, int, str]] = field(default_factory=list)
+    #: The items ready to send, as parallel arrays (no object per item beyond its bytes).
+    items: list[bytes] = field(default_factory=list)
+    digests: bytearray = field(default_factory=bytearray)
+    refs: array[int] = field(default_factory=lambda: array("Q"))
     ready_bytes: int = 0
+
+    def ready(self, encoded: bytes, digest: bytes, ref: int) -> None:
+        self.items.append(encoded)
+        self.digests += digest
+        self.refs.append(ref)
+        self.ready_bytes += len(encoded) + 1
+
+    def take(self, count: int, size: int) -> tuple[list[bytes], array[int], bytes]:
+        """The first ``count`` ready items (``size`` bytes with their commas), removed."""
+        items, refs = self.items[:count], self.refs[:count]
+        digests = bytes(self.digests[:count * 16])
+        del self.items[:count], self.refs[:count], self.digests[:count * 16]
+        self.ready_bytes -= size
+        return items, refs, digests
 
 
 @dataclass
@@ -163,16 +180,14 @@ class ChunkPlanner:
     def _add(self, item: dict[str, Any], ref: int) -> Iterator[Chunk]:
         store_id = item["store_id"]
         encoded = _encode(item)
-        entry = (encoded, content_hash(encoded), ref, item["item_sku"])
         buffer = self._stores.get(store_id)
         if buffer is None:
             buffer = self._stores[store_id] = _Store()
         self.stats.valid_by_store[store_id] = self.stats.valid_by_store.get(store_id, 0) + 1
         if self.delta is None:
-            buffer.ready.append(entry)
-            buffer.ready_bytes += len(encoded) + 1
+            buffer.ready(encoded, content_hash(encoded), ref)
         else:
-            buffer.pending.append(entry)
+            buffer.pending.append((encoded, content_hash(encoded), ref, item["item_sku"]))
             if len(buffer.pending) >= _DELTA_BATCH:
                 self._filter(store_id, buffer)
         yield from self._flush(store_id, final=False)
@@ -187,8 +202,7 @@ class ChunkPlanner:
                 counts = self.stats.unchanged_by_store
                 counts[store_id] = counts.get(store_id, 0) + 1
                 continue
-            buffer.ready.append(entry)
-            buffer.ready_bytes += len(entry[0]) + 1
+            buffer.ready(entry[0], entry[1], entry[2])
         buffer.pending.clear()
 
     def _flush(self, store_id: str, final: bool) -> Iterator[Chunk]:
@@ -196,24 +210,21 @@ class ChunkPlanner:
         if final and buffer.pending:
             self._filter(store_id, buffer)
         limit = self.max_body - len(_PREFIX) - len(_SUFFIX)
-        while buffer.ready and (final or len(buffer.ready) >= self.chunk_size
+        while buffer.items and (final or len(buffer.items) >= self.chunk_size
                                 or buffer.ready_bytes >= limit):
             count, size = 0, 0
-            for encoded, *_ in buffer.ready[:self.chunk_size]:
+            for encoded in buffer.items[:self.chunk_size]:
                 if count and size + len(encoded) + 1 > limit:
                     break
                 count, size = count + 1, size + len(encoded) + 1
-            taken = buffer.ready[:count]
-            del buffer.ready[:count]
-            buffer.ready_bytes -= size
-            yield self._chunk(store_id, taken)
+            yield self._chunk(store_id, *buffer.take(count, size))
 
-    def _chunk(self, store_id: str, entries: list[tuple[bytes, bytes, int, str]]) -> Chunk:
-        body = _PREFIX + b",".join(e[0] for e in entries) + _SUFFIX
+    def _chunk(self, store_id: str, items: list[bytes], refs: array[int],
+               digests: bytes) -> Chunk:
+        body = _PREFIX + b",".join(items) + _SUFFIX
         self._seq += 1
         return Chunk(self._seq, "UPLOAD", store_id, body, hashlib.sha256(body).hexdigest(),
-                     len(entries), array("Q", (e[2] for e in entries)),
-                     b"".join(e[1] for e in entries))
+                     len(items), refs, digests)
 
 
 class _Body(msgspec.Struct):

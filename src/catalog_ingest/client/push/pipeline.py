@@ -24,6 +24,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import msgspec
 
@@ -46,7 +47,6 @@ from catalog_ingest.client.push.chunking import (
 )
 from catalog_ingest.client.push.collect import Collector
 from catalog_ingest.client.push.feeding import produce, put_checked
-from catalog_ingest.client.push.notify import Notifier
 from catalog_ingest.client.push.options import PushError, PushObserver, PushOptions, PushResult
 from catalog_ingest.client.push.outcome import Outcome
 from catalog_ingest.client.push.results import ResultsDir, load_report
@@ -55,6 +55,9 @@ from catalog_ingest.client.push.setup import Setup, settle_push
 from catalog_ingest.client.push.tracking import SETTLED, ChunkRecord, TrackingBackend
 from catalog_ingest.client.push.validate import Problem
 from catalog_ingest.client.push.waiting import PollWaiter, Tracked
+
+if TYPE_CHECKING:
+    from catalog_ingest.client.push.notify import Notifier
 
 Sleep = Callable[[float], Awaitable[object]]
 #: The status of a chunk sent as two halves after a 413 (the halves are chunks of their own).
@@ -97,6 +100,9 @@ class Push:
                                  initial=self.options.poll_initial,
                                  maximum=self.options.poll_max, sleep=self.sleep)
         if self.options.wait and self.options.notify is not None:
+            # Imported here: the SNS verifier (cryptography, ~8 MiB) only when it is used.
+            from catalog_ingest.client.push.notify import Notifier
+
             self.waiter.hold.clear()  # polling waits for the notifications
             self.notifier = Notifier(self, self.options.notify, self.setup.endpoint,
                                      self.client.region)

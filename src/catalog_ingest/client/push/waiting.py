@@ -53,7 +53,9 @@ class PollWaiter:
         self.hold = asyncio.Event()
         self.hold.set()
         self._tasks: set[asyncio.Task[None]] = set()
-        self._finishing = asyncio.Semaphore(2)
+        # One report at a time is counted (a 10k-item report decodes to ~10 MB of objects):
+        # the push's memory stays flat, and reports still overlap with polling and uploads.
+        self._finishing = asyncio.Semaphore(1)
 
     def add(self, tracked: Tracked) -> None:
         self.pending.append(tracked)
