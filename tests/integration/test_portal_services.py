@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from dataclasses import replace
 
 import pytest
@@ -145,3 +146,16 @@ def test_key_use_is_written_at_most_once_a_minute(svc: Runtime, tenant: Tenant) 
     assert last_used() == 1000.0
     key_usage.note_use(svc, tenant.access_key_id, 1000.0, now=1061.0)
     assert last_used() == 1061.0
+
+
+@pytest.mark.redis
+def test_login_failures_are_shared_through_redis(svc: Runtime, tenant: Tenant) -> None:
+    from tests.api.test_jwo_limits import redis_url
+
+    email = f"shared-{uuid.uuid4().hex[:8]}@example.com"  # a fresh key in the shared Redis
+    accounts.create_user(svc, tenant.retailer_id, email, PASSWORD)
+    settings = replace(svc.settings, redis_url=redis_url())
+    one, two = Accounts(replace(svc, settings=settings)), Accounts(replace(svc, settings=settings))
+    for service in (one, two, one, two, one):  # two processes, one count
+        service.login(email, "wrong-password", f"10.1.{uuid.uuid4().int % 250}.1")
+    assert two.login(email, PASSWORD, "10.2.0.1").refused

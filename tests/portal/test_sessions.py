@@ -78,3 +78,22 @@ def test_active_session_stays(svc: Runtime, user: str) -> None:
         answer = _log_in(client, user)
         assert answer.url.path == "/portal/uploads"
         assert client.get("/portal/uploads").url.path == "/portal/uploads"
+
+
+def test_background_poll_without_a_session_redirects_the_page(svc: Runtime) -> None:
+    with _client(svc) as client:
+        answer = client.get("/portal/uploads/some-id/status", headers={"HX-Request": "true"},
+                            follow_redirects=False)
+    assert answer.status_code == 204  # htmx then loads the log-in page as a whole
+    assert answer.headers["HX-Redirect"].startswith("/portal/login")
+
+
+def test_post_without_a_session_explains_on_the_log_in_page(svc: Runtime, user: str) -> None:
+    with _client(svc) as client:
+        page = client.get("/portal/login")
+        token = re.search(r'name="csrftoken" value="([^"]+)"', page.text)
+        assert token is not None
+        answer = client.post("/portal/uploads/some-id/cancel",
+                             data={"csrftoken": token.group(1)})
+    assert answer.url.path == "/portal/login"
+    assert "that was not done. Log in and try again" in answer.text

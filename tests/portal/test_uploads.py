@@ -40,6 +40,7 @@ def test_uploads_from_every_source_newest_first(editor_page: Any, portal_site: P
     editor_page.set_viewport_size({"width": 768, "height": 1024})  # a tablet held upright
     width = editor_page.evaluate("document.documentElement.scrollWidth")
     assert width <= 768  # the page does not scroll sideways (a wide table scrolls in its box)
+    assert_accessible(editor_page)
     screenshot(editor_page, "uploads-tablet")
 
 
