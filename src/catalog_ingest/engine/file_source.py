@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
-from catalog_ingest.client.push import mapping as mapping_mod
-from catalog_ingest.client.push import sources
-from catalog_ingest.client.push.mapping import IDENTITY, ItemMapping, MappingError
+from catalog_ingest.files import mapping as mapping_mod
+from catalog_ingest.files import sources
+from catalog_ingest.files.mapping import IDENTITY, ItemMapping, MappingError
 from catalog_ingest.domain.items import KNOWN_FIELDS
 from catalog_ingest.errors import InvalidInput
 

@@ -94,9 +94,7 @@ def check_item(svc: Runtime, item: dict[str, Any]) -> tuple[list[Issue], str | N
     """The issues the service would give this one-item upload, and its action if accepted."""
     if not is_request_model_valid(item):
         return request_model_issues(item), None
-    stateless = item_issues(item)
-    if any(i.is_error for i in stateless):
-        return stateless, None
+    stateless = item_issues(item)  # the planner adds conflicts to these (all shown at once)
     with svc.db.read() as conn:
         state = load_state(CatalogRepo(conn), [item])
     result = plan_upload([item], [stateless], state, "check", time.time()).results[0]
