@@ -179,3 +179,31 @@ def test_tmp_files_are_swept(svc: Runtime, tenant: Tenant, tmp_path: Path) -> No
     area, _, staged = stage(svc, tenant, HEADER)
     area.sweep(now=10**12)
     assert not staged.folder.exists()
+
+
+def xlsx(rows: list[list[object]], sheet: str = "Items") -> bytes:
+    import openpyxl
+
+    book = openpyxl.Workbook()
+    ws = book.active
+    assert ws is not None
+    ws.title = sheet
+    for row in rows:
+        ws.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def test_an_xlsx_sheet_is_checked_and_a_wrong_sheet_named(svc: Runtime, tenant: Tenant) -> None:
+    content = xlsx([HEADER.strip().split(","), ["A", ean(1), "Apple", "store-01", "1"],
+                    ["B", "123", "Bad", "store-01", "1"]])
+    _, owner, staged = stage(svc, tenant, content, "book.xlsx")
+    summary = file_check.check_file(svc, tenant.retailer_id, staged,
+                                    SourceSpec("book.xlsx", sheet="Items"))
+    assert (summary.rows, summary.valid, summary.invalid) == (2, 1, 1)
+    problems, _ = file_check.read_problems(staged, "ERROR")
+    assert [p.line for p in problems] == [3]
+    with pytest.raises(FileRefused, match="no sheet 'Nope'.*'Items'"):
+        file_check.check_file(svc, tenant.retailer_id, staged, SourceSpec("book.xlsx",
+                                                                          sheet="Nope"))

@@ -147,7 +147,7 @@ class FileChecker:
         """(item, issues, passed): passed rows go on to the planner with their warnings."""
         if row.error is not None:
             return row.data, [error(UNREADABLE_ROW, None, row.error)], False
-        item, failures = self.spec.mapping.apply(row.data, row.textual)
+        item, failures = self.spec.mapping.apply(row.data, row.textual, row.typed)
         if failures:
             return item, [error(CONVERSION_FAILED, name, f"cannot convert {name}: {message}",
                                 value) for name, message, value in failures], False

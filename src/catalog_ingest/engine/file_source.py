@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from catalog_ingest.domain.items import KNOWN_FIELDS
+from catalog_ingest.errors import InvalidInput
 from catalog_ingest.files import mapping as mapping_mod
 from catalog_ingest.files import sources
 from catalog_ingest.files.mapping import IDENTITY, ItemMapping, MappingError
-from catalog_ingest.domain.items import KNOWN_FIELDS
-from catalog_ingest.errors import InvalidInput
 
 FORMATS: Final = ("csv", "json", "jsonl", "xlsx")
 _EXTENSIONS: Final = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json",
@@ -47,6 +47,7 @@ class SourceRow:
     data: Any
     textual: bool
     error: str | None = None
+    typed: bool = False
 
 
 def parse_mapping_text(text: str) -> ItemMapping:
@@ -91,26 +92,19 @@ def _sniff(path: Path, name: str) -> str:
 
 def read(path: Path, spec: SourceSpec, fmt: str) -> Iterator[SourceRow]:
     """Every record of the file in order; FileRefused when the file cannot be read on."""
-    if fmt == "xlsx":
-        yield from _xlsx_rows(path, spec)
-        return
+    source = spec.mapping.source
     try:
-        info = sources.inspect(path, sources.SourceOptions(format=fmt,
-                                                           encoding=spec.mapping.source.encoding))
-        options = sources.SourceOptions(delimiter=spec.mapping.source.delimiter)
+        info = sources.inspect(path, sources.SourceOptions(
+            format=fmt, encoding=source.encoding, sheet=spec.sheet))
         first = True
-        for row in sources.read_rows(info, options):
-            if first and row.textual and isinstance(row.data, dict):
-                check_columns(list(row.data), spec.mapping, spec.name)
+        for row in sources.read_rows(info, sources.SourceOptions(delimiter=source.delimiter)):
+            if first and row.header is not None:
+                check_columns(list(row.header), spec.mapping, spec.name)
             first = False
-            yield SourceRow(row.line, row.data, row.textual, row.error)
+            yield SourceRow(row.line, row.data, row.textual, row.error, row.typed)
     except sources.SourceError as exc:
-        where = f" (line {exc.line})" if exc.line else ""
+        where = f" (row {exc.line})" if exc.line else ""
         raise FileRefused(f"{spec.name}{where}: {exc.reason}") from None
-
-
-def _xlsx_rows(path: Path, spec: SourceSpec) -> Iterator[SourceRow]:
-    raise FileRefused("Excel files cannot be read by this installation yet.")
 
 
 def check_columns(columns: list[str], mapping: ItemMapping, name: str) -> None:
