@@ -22,10 +22,8 @@ import msgspec
 from catalog_ingest.domain import issues as codes
 from catalog_ingest.domain.issues import Issue, error
 from catalog_ingest.domain.items import ADDITIONAL_IDS, MAX_ITEMS_PER_UPLOAD
-from catalog_ingest.domain.rules import is_request_model_valid, item_issues, request_model_issues
 from catalog_ingest.engine.file_source import (
     FileRefused,
-    SourceRow,
     SourceSpec,
     detect_format,
     read,
@@ -33,6 +31,8 @@ from catalog_ingest.engine.file_source import (
 from catalog_ingest.engine.planner import CatalogState, Key, plan_upload
 from catalog_ingest.engine.processor import load_state
 from catalog_ingest.engine.staging import Staged
+from catalog_ingest.files.records import Row
+from catalog_ingest.files.validate import SourceValidator
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin
 from catalog_ingest.storage.catalog import CatalogRepo
@@ -100,7 +100,7 @@ class FileChecker:
             self.own_stores = {s.store_id for s in admin.retailer_stores(conn, retailer_id)}
         self.summary = CheckSummary()
         self.codes: Counter[str] = Counter()
-        self.seen: dict[str, set[str]] = {}
+        self.validator = SourceValidator()
         self.state = CatalogState()
         self.touched: set[Key] = set()
         self.chunk = _Chunk()
@@ -131,7 +131,7 @@ class FileChecker:
                         store if isinstance(store, str) else None,
                         sku if isinstance(sku, str) else None) for i in found]
 
-    def add(self, row: SourceRow) -> None:
+    def add(self, row: Row) -> None:
         self.summary.rows += 1
         item, found, passed = self._classify(row)
         if not passed:
@@ -143,33 +143,27 @@ class FileChecker:
         if len(self.chunk.items) >= MAX_ITEMS_PER_UPLOAD:
             self.flush()
 
-    def _classify(self, row: SourceRow) -> tuple[Any, list[Issue], bool]:
-        """(item, issues, passed): passed rows go on to the planner with their warnings."""
-        if row.error is not None:
-            return row.data, [error(UNREADABLE_ROW, None, row.error)], False
-        item, failures = self.spec.mapping.apply(row.data, row.textual, row.typed)
-        if failures:
-            return item, [error(CONVERSION_FAILED, name, f"cannot convert {name}: {message}",
-                                value) for name, message, value in failures], False
-        if not is_request_model_valid(item):
-            return item, request_model_issues(item), False
+    def _classify(self, row: Row) -> tuple[Any, list[Issue], bool]:
+        """(item, issues, passed): passed rows go on to the planner with their warnings.
+
+        The row rules are `validate`'s and `push`'s own (files.validate.SourceValidator: the
+        mapping, the request model, the item rules, spreadsheet damage, one SKU per file);
+        the portal adds what only the service knows: the caller's stores.
+        """
+        checked = self.validator.check(row, self.spec.mapping)
+        item = checked.item
+        if not checked.valid:
+            return item, checked.issues, False
         bad_text = _unstorable(item)
         if bad_text is not None:
             return item, [bad_text], False
-        store, sku = item["store_id"], item["item_sku"]
+        store = item["store_id"]
         if store not in self.own_stores:
             yours = ", ".join(sorted(self.own_stores)) or "none"
             return item, [error(UNKNOWN_STORE, "store_id",
                                 f"Store {store} is not one of your stores (yours: {yours})",
                                 store)], False
-        skus = self.seen.setdefault(store, set())
-        if sku in skus:
-            return item, [error(codes.DUPLICATE_SKU_IN_UPLOAD, "item_sku",
-                                f"SKU {sku} appears earlier in this file for store {store}",
-                                sku)], False
-        skus.add(sku)
-        found = item_issues(item)
-        return item, found, not any(i.is_error for i in found)
+        return item, checked.issues, True
 
     def flush(self) -> None:
         """Plan the chunk's items against the catalog and write the chunk out in row order."""
@@ -181,8 +175,8 @@ class FileChecker:
                 problems = self._problems_of(line, chunk.items[index], result.issues)
                 if result.status == "ACCEPTED":
                     self._accepted(line, chunk.items[index], result.action)
-                else:
-                    self.summary.conflicts += 1
+            if any(p.code == codes.BARCODE_CONFLICT for p in problems):
+                self.summary.conflicts += 1  # held by another SKU: in the catalog or the file
             self._write_problems(problems)
             if index is None or results[index].status != "ACCEPTED":
                 self.summary.invalid += 1

@@ -11,13 +11,14 @@ import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from catalog_ingest.domain.items import KNOWN_FIELDS
 from catalog_ingest.errors import InvalidInput
 from catalog_ingest.files import mapping as mapping_mod
 from catalog_ingest.files import sources
 from catalog_ingest.files.mapping import IDENTITY, ItemMapping, MappingError
+from catalog_ingest.files.records import Row
 
 FORMATS: Final = ("csv", "json", "jsonl", "xlsx")
 _EXTENSIONS: Final = {".csv": "csv", ".tsv": "csv", ".txt": "csv", ".json": "json",
@@ -37,17 +38,6 @@ class SourceSpec:
     format: str | None = None
     sheet: str | None = None
     mapping: ItemMapping = field(default_factory=lambda: IDENTITY)
-
-
-@dataclass(slots=True)
-class SourceRow:
-    """One record: its line (CSV/JSON line, spreadsheet row), data, and a read error if any."""
-
-    line: int
-    data: Any
-    textual: bool
-    error: str | None = None
-    typed: bool = False
 
 
 def parse_mapping_text(text: str) -> ItemMapping:
@@ -90,7 +80,7 @@ def _sniff(path: Path, name: str) -> str:
         raise FileRefused(f"{name}: {exc.reason}") from None
 
 
-def read(path: Path, spec: SourceSpec, fmt: str) -> Iterator[SourceRow]:
+def read(path: Path, spec: SourceSpec, fmt: str) -> Iterator[Row]:
     """Every record of the file in order; FileRefused when the file cannot be read on."""
     source = spec.mapping.source
     try:
@@ -101,7 +91,7 @@ def read(path: Path, spec: SourceSpec, fmt: str) -> Iterator[SourceRow]:
             if first and row.header is not None:
                 check_columns(list(row.header), spec.mapping, spec.name)
             first = False
-            yield SourceRow(row.line, row.data, row.textual, row.error, row.typed)
+            yield row
     except sources.SourceError as exc:
         where = f" (row {exc.line})" if exc.line else ""
         raise FileRefused(f"{spec.name}{where}: {exc.reason}") from None
