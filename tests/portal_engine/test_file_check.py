@@ -207,3 +207,57 @@ def test_an_xlsx_sheet_is_checked_and_a_wrong_sheet_named(svc: Runtime, tenant: 
     with pytest.raises(FileRefused, match="no sheet 'Nope'.*'Items'"):
         file_check.check_file(svc, tenant.retailer_id, staged, SourceSpec("book.xlsx",
                                                                           sheet="Nope"))
+
+
+def test_spreadsheet_mangled_barcodes_are_named(svc: Runtime, tenant: Tenant) -> None:
+    text = HEADER + "A,4.00638E+12,Sci,store-01,1\nB,4006381333931.0,Point,store-01,1\n"
+    _, staged, summary = check(svc, tenant, text)
+    assert summary.invalid == 2
+    problems, _ = file_check.read_problems(staged, "ERROR")
+    assert [p.code for p in problems] == ["SPREADSHEET_MANGLED_BARCODE"] * 2
+    assert "scientific" in problems[0].message.lower()
+
+
+def test_errors_only_files_round_trip_in_the_uploaders_format(svc: Runtime,
+                                                              tenant: Tenant) -> None:
+    from catalog_ingest.engine import errors_file
+
+    seed(svc, tenant, [f"X,{ean(2)},Taker,store-01,1\n"])
+    text = "sku;barcode;name;store\nA;123;=cmd;store-01\nB;" + ean(3) + ";Fine;store-01\n"
+    mapping = ('[columns]\nitem_sku = "sku"\nexternal_product_id = "barcode"\n'
+               'item_name = "name"\nstore_id = "store"\n')
+    _, staged, summary = check(svc, tenant, text, mapping=mapping)
+    download = errors_file.for_check(staged)
+    assert download.filename == "cat-errors.csv"
+    lines = download.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("sku;barcode;name;store;errors")
+    assert lines[1].startswith("A;123;'=cmd;store-01;")
+    assert len(lines) == 2
+    # Fixed and uploaded again as it is: the error column is ignored, the neutralised name read.
+    fixed = download.content.replace(b";123;", f";{ean(4)};".encode())
+    _, staged2, again = check(svc, tenant, fixed.decode("utf-8-sig"), mapping=mapping)
+    assert (again.valid, again.invalid, again.warnings) == (1, 0, again.warnings)
+    assert [p.code for p in file_check.read_problems(staged2, "ERROR")[0]] == []
+
+
+def test_errors_only_file_of_a_processed_xlsx_upload(svc: Runtime, tenant: Tenant) -> None:
+    import openpyxl
+
+    from catalog_ingest.engine import errors_file
+
+    content = xlsx([HEADER.strip().split(","), ["A", ean(1), "Apple", "store-01", "1"],
+                    ["B", ean(2), "Pear", "store-01", "2"]])
+    _, owner, staged = stage(svc, tenant, content, "book.xlsx")
+    file_check.check_file(svc, tenant.retailer_id, staged, SourceSpec("book.xlsx"))
+    seed(svc, tenant, [f"X,{ean(2)},Taker,store-01,1\n"])   # B's barcode is taken meanwhile
+    submitted = batch_submit.submit(svc, owner, staged)
+    assert drain(svc) == ["DONE"]
+    download = errors_file.for_upload(svc, ReportQueries(svc), tenant.retailer_id,
+                                      submitted.ingestion_ids[0])
+    assert download.filename == "book-errors.xlsx"
+    ws = openpyxl.load_workbook(io.BytesIO(download.content)).active
+    assert ws is not None
+    rows = list(ws.iter_rows(values_only=True))
+    assert rows[0][:5] == tuple(HEADER.strip().split(","))
+    assert [r[0] for r in rows[1:]] == ["B"]
+    assert "BARCODE_CONFLICT" in str(rows[1][5])
