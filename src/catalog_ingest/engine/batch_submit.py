@@ -20,13 +20,14 @@ from typing import Any, Final
 import msgspec
 
 from catalog_ingest.domain.items import MAX_ITEMS_PER_UPLOAD
-from catalog_ingest.domain.status import UploadKind
+from catalog_ingest.domain.status import ProcessingStatus, UploadKind
 from catalog_ingest.engine import intake
 from catalog_ingest.engine.staging import Owner, Staged
 from catalog_ingest.errors import Conflict, NotFound
 from catalog_ingest.runtime import Runtime
-from catalog_ingest.storage import portal_batches
+from catalog_ingest.storage import portal_batches, uploads
 from catalog_ingest.storage.portal_batches import Batch, BatchUpload
+from catalog_ingest.storage.uploads import Upload
 
 _BATCH_NAMESPACE: Final = uuid.UUID("5d0c6f0e-9a43-4a57-9a3e-0c5b7d2f4e11")
 _encode = msgspec.json.Encoder().encode
@@ -114,6 +115,11 @@ def _record(svc: Runtime, owner: Owner, staged: Staged, meta: dict[str, Any], ba
 class BatchView:
     batch: Batch
     members: list[BatchUpload]
+    uploads: list[Upload]
+
+    @property
+    def finished(self) -> bool:
+        return all(ProcessingStatus(u.status).terminal for u in self.uploads)
 
 
 def get_batch(svc: Runtime, retailer_id: str, batch_id: str) -> BatchView:
@@ -121,4 +127,11 @@ def get_batch(svc: Runtime, retailer_id: str, batch_id: str) -> BatchView:
         batch = portal_batches.get_batch(conn, batch_id, retailer_id)
         if batch is None:
             raise NotFound(f"no batch {batch_id!r}")
-        return BatchView(batch, portal_batches.batch_uploads(conn, batch_id))
+        members = portal_batches.batch_uploads(conn, batch_id)
+        found = [uploads.get_upload(conn, m.ingestion_id, retailer_id) for m in members]
+    return BatchView(batch, members, [u for u in found if u is not None])
+
+
+def batch_status(svc: Runtime, retailer_id: str, batch_id: str) -> BatchView:
+    """The batch with its uploads as they stand now (for the live batch page)."""
+    return get_batch(svc, retailer_id, batch_id)
