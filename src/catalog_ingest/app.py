@@ -9,7 +9,8 @@ from contextlib import asynccontextmanager
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
 
 from catalog_ingest.api import notify_routes, system
 from catalog_ingest.api.errors import unrouted
@@ -18,6 +19,7 @@ from catalog_ingest.api.limits import RetailerLimiter
 from catalog_ingest.api.middleware import EdgeMiddleware
 from catalog_ingest.api.mmc import routes as mmc_routes
 from catalog_ingest.engine.worker import Worker
+from catalog_ingest.portal import app as portal
 from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 
@@ -53,7 +55,8 @@ def create_app(settings: Settings, *, workers: int = 0, runtime: Runtime | None 
                 thread.join(timeout=30)
 
     app = Starlette(routes=[*jwo_routes.routes(svc, limiter), *mmc_routes.routes(svc),
-                            *system.routes(svc), *notify_routes.routes(svc)], lifespan=lifespan,
+                            *system.routes(svc), *notify_routes.routes(svc),
+                            *portal.routes(svc), Route("/", _to_portal)], lifespan=lifespan,
                     exception_handlers={404: _unrouted, 405: _unrouted})
     app.add_middleware(EdgeMiddleware, max_body_bytes=svc.settings.max_body_bytes)
     app.state.runtime = svc
@@ -63,3 +66,7 @@ def create_app(settings: Settings, *, workers: int = 0, runtime: Runtime | None 
 async def _unrouted(request: Request, exc: Exception) -> Response:
     status = exc.status_code if isinstance(exc, HTTPException) else 404
     return unrouted(request.url.path, status)
+
+
+async def _to_portal(_: Request) -> Response:
+    return RedirectResponse("/portal/", status_code=307)

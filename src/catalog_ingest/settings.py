@@ -42,6 +42,14 @@ class Settings:
     notify_backoff_max: float = 600.0
     #: Timeout of one delivery attempt (HTTP POST or SQS SendMessage), seconds.
     notify_timeout: float = 10.0
+    #: A portal session ends after this many seconds without a request from its user.
+    portal_session_idle: int = 30 * 60
+    #: An upload queued longer than this while no worker is alive is shown as stuck.
+    portal_stuck_after: float = 180.0
+    #: Failed portal log-ins allowed per account, and per client address (`limits` notation);
+    #: past the limit log-in is refused until the window has moved on.
+    login_failures_per_account: str = "5/15 minutes"
+    login_failures_per_address: str = "20/15 minutes"
     #: The address `serve` listens on (set by `serve`, not configured): the base of the URLs in
     #: notifications when `public_url` is unset, since a notification has no request to copy.
     listen_url: str | None = None
@@ -127,6 +135,10 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings
         "notify_backoff_base": _float(env, "NOTIFY_BACKOFF_BASE", 1.0),
         "notify_backoff_max": _float(env, "NOTIFY_BACKOFF_MAX", 600.0),
         "notify_timeout": _float(env, "NOTIFY_TIMEOUT", 10.0),
+        "portal_session_idle": _int(env, "PORTAL_SESSION_IDLE", 30 * 60),
+        "portal_stuck_after": _float(env, "PORTAL_STUCK_AFTER", 180.0),
+        "login_failures_per_account": get("LOGIN_FAILURES_PER_ACCOUNT") or "5/15 minutes",
+        "login_failures_per_address": get("LOGIN_FAILURES_PER_ADDRESS") or "20/15 minutes",
     }
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)

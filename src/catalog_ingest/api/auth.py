@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from starlette.requests import Request
 
 from catalog_ingest.api import sigv4
+from catalog_ingest.engine import key_usage
 from catalog_ingest.errors import AuthenticationFailed
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin
@@ -71,4 +72,5 @@ def authenticate(svc: Runtime, raw: RawRequest) -> Caller:
     if not key.retailer_enabled:
         path = raw.raw_path.split("?", 1)[0]
         raise AuthenticationFailed(sigv4.not_authorized_message(key.access_key_id, path))
+    key_usage.note_use(svc, key.access_key_id, key.last_used_at)
     return Caller(key.retailer_id, key.access_key_id)

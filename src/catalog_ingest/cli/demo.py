@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import json
+import secrets
 
 import typer
 
+from catalog_ingest.engine import accounts
+from catalog_ingest.errors import Conflict
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin
 
 DEMO_FILE = "demo-credentials.json"
+DEMO_PORTAL_EMAIL = "demo@example.com"
 
 
 def provision_demo(svc: Runtime, base_url: str) -> dict[str, str]:
@@ -27,8 +31,31 @@ def provision_demo(svc: Runtime, base_url: str) -> dict[str, str]:
                 "stores": "demo-store-1,demo-store-2"}
         path.write_text(json.dumps(demo, indent=2))
         path.chmod(0o600)
+    if "portal_email" not in demo:  # also for a demo tenant made before the portal existed
+        demo.update(_provision_portal_user(svc, demo["retailer_id"]))
+        path.write_text(json.dumps(demo, indent=2))
     _print(demo, base_url)
+    _print_portal(demo, base_url)
     return demo
+
+
+def _provision_portal_user(svc: Runtime, retailer_id: str) -> dict[str, str]:
+    """An admin portal user of the demo retailer, with a fresh random password."""
+    password = secrets.token_urlsafe(12)
+    try:
+        accounts.create_user(svc, retailer_id, DEMO_PORTAL_EMAIL, password, "admin")
+    except Conflict:  # the file was lost but the user is still there: it keeps its password
+        return {"portal_email": DEMO_PORTAL_EMAIL, "portal_password": "(unchanged; see the "
+                "earlier output or create another user with `admin create-user`)"}
+    return {"portal_email": DEMO_PORTAL_EMAIL, "portal_password": password}
+
+
+def _print_portal(demo: dict[str, str], base_url: str) -> None:
+    typer.echo(f"""Or use the portal in a browser:
+  {base_url}/portal/
+  e-mail:   {demo['portal_email']}
+  password: {demo['portal_password']}
+""")
 
 
 def _print(demo: dict[str, str], base_url: str) -> None:

@@ -67,9 +67,21 @@ def stage_payload(svc: Runtime, body: bytes) -> StagedPayload:
     return StagedPayload(ingestion_id, key, svc.io.submit(svc.blobs.put, key, body))
 
 
+#: The User-Agent prefix of the retailer toolkit's SDK (client/_protocol.py).
+TOOLKIT_USER_AGENT = "catalog-ingest/"
+
+
+def upload_source(user_agent: str | None) -> str:
+    """Where an API upload came from, as the uploads page shows it: `push` when the caller is the
+    retailer toolkit (its SDK, which `push` drives, sends `catalog-ingest/<version>`), else `api`.
+    The portal passes `portal` itself."""
+    return "push" if (user_agent or "").startswith(TOOLKIT_USER_AGENT) else "api"
+
+
 def accept(svc: Runtime, *, retailer_id: str, kind: UploadKind, body: bytes, item_count: int,
            store_ids: Sequence[str], idempotency_key: str | None,
-           request_hash: str | None = None, staged: StagedPayload | None = None) -> str:
+           request_hash: str | None = None, staged: StagedPayload | None = None,
+           source: str = "api", batch_id: str | None = None) -> str:
     """Store the upload durably and queue it; the ingestion id (an earlier one on a replay).
 
     The payload blob is on disk (fsynced) before the row that points at it commits, and the
@@ -79,7 +91,7 @@ def accept(svc: Runtime, *, retailer_id: str, kind: UploadKind, body: bytes, ite
     staged = staged or stage_payload(svc, body)
     try:
         return _accept_staged(svc, staged, retailer_id, kind, item_count, store_ids,
-                              idempotency_key, request_hash)
+                              idempotency_key, request_hash, (source, batch_id))
     except BaseException:
         staged.discard(svc)
         raise
@@ -87,7 +99,7 @@ def accept(svc: Runtime, *, retailer_id: str, kind: UploadKind, body: bytes, ite
 
 def _accept_staged(svc: Runtime, staged: StagedPayload, retailer_id: str, kind: UploadKind,
                    item_count: int, store_ids: Sequence[str], idempotency_key: str | None,
-                   request_hash: str) -> str:
+                   request_hash: str, origin: tuple[str, str | None]) -> str:
     now = time.time()
     not_before = now - svc.settings.idempotency_ttl
     if idempotency_key is not None:
@@ -111,6 +123,7 @@ def _accept_staged(svc: Runtime, staged: StagedPayload, retailer_id: str, kind: 
             conn, ingestion_id=staged.ingestion_id, retailer_id=retailer_id, kind=kind.value,
             item_count=item_count, store_ids=sorted(set(store_ids)), payload_key=staged.key,
             idempotency_key=idempotency_key, request_hash=request_hash, submitted_at=now,
+            source=origin[0], batch_id=origin[1],
         )
     svc.wake.set()
     return staged.ingestion_id

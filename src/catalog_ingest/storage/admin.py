@@ -31,6 +31,7 @@ class AccessKey:
     secret_access_key: str
     revoked: bool
     retailer_enabled: bool
+    last_used_at: float | None = None
 
 
 def create_retailer(conn: Connection, name: str) -> str:
@@ -127,7 +128,7 @@ def find_key(conn: Connection, server_secret: bytes, access_key_id: str) -> Acce
         return None
     secret = unseal_text(server_secret, row.secret_sealed)
     return AccessKey(row.access_key_id, row.retailer_id, secret, bool(row.revoked),
-                     bool(row.enabled))
+                     bool(row.enabled), row.last_used_at)
 
 
 def _token_hash(token: str) -> str:

@@ -51,6 +51,8 @@ access_keys = Table(
     Column("secret_sealed", LargeBinary, nullable=False),
     Column("revoked", Boolean, nullable=False, default=False),
     Column("created_at", Float, nullable=False),
+    # Written at most once a minute per key (engine/key_usage.py), for the portal's health page.
+    Column("last_used_at", Float),
 )
 
 mmc_tokens = Table(
@@ -84,10 +86,15 @@ uploads = Table(
     Column("summary", Text),  # JSON
     Column("error", Text),  # JSON
     Column("report_key", String(255)),
+    # Where the upload came from: api | push (the toolkit's User-Agent) | portal.
+    Column("source", String(8), nullable=False, server_default="api"),
+    # The portal submits a file as one batch of uploads of at most 10,000 items.
+    Column("batch_id", String(36)),
     UniqueConstraint("retailer_id", "idempotency_key", name="uq_uploads_idempotency"),
     Index("ix_uploads_status_seq", "status", "seq"),
     Index("ix_uploads_retailer_seq", "retailer_id", "seq"),
     Index("ix_uploads_retailer_status_seq", "retailer_id", "status", "seq"),
+    Index("ix_uploads_retailer_batch", "retailer_id", "batch_id"),
 )
 
 items = Table(
@@ -202,6 +209,22 @@ signing_keys = Table(
     Column("key_sealed", LargeBinary, nullable=False),
     Column("certificate", Text, nullable=False),
     Column("created_at", Float, nullable=False),
+)
+
+
+# --- The portal (portal/): its users. ---
+
+portal_users = Table(
+    "portal_users",
+    metadata,
+    Column("user_id", String(36), primary_key=True),
+    Column("retailer_id", String(64), nullable=False, index=True),
+    # Stored lower-cased: one e-mail address is one account, of one retailer.
+    Column("email", String(254), nullable=False, unique=True),
+    Column("password_hash", String(255), nullable=False),  # argon2id, PHC string
+    Column("role", String(16), nullable=False),  # admin | editor | viewer
+    Column("created_at", Float, nullable=False),
+    Column("last_login_at", Float),
 )
 
 # --- The portal: file uploads submitted as one batch of uploads (engine/batch_submit.py). ---

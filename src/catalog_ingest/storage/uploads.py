@@ -36,6 +36,10 @@ class Upload:
     report_key: str | None
     idempotency_key: str | None
     request_hash: str
+    #: api | push | portal (see engine/intake.py: upload_source).
+    source: str = "api"
+    #: The portal batch the upload belongs to (a file submitted as several uploads).
+    batch_id: str | None = None
 
 
 def _upload(row: Any) -> Upload:
@@ -45,7 +49,7 @@ def _upload(row: Any) -> Upload:
         row.completed_at, row.attempts, row.claimed_by,
         json.loads(row.summary) if row.summary else None,
         json.loads(row.error) if row.error else None, row.report_key, row.idempotency_key,
-        row.request_hash,
+        row.request_hash, row.source, row.batch_id,
     )
 
 

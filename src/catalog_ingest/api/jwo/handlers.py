@@ -81,6 +81,7 @@ def upload(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
         svc, retailer_id=caller.retailer_id, kind=UploadKind.UPLOAD, body=raw.body,
         item_count=len(request.catalogItems), store_ids=store_ids,
         idempotency_key=idempotency_key, request_hash=raw.body_sha256, staged=staged,
+        source=intake.upload_source(raw.headers.get("user-agent")),
     )
     return json_response(201, {"ingestionId": ingestion_id})
 
@@ -93,6 +94,7 @@ def archive(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
         svc, retailer_id=caller.retailer_id, kind=UploadKind.ARCHIVE, body=raw.body,
         item_count=len(request.itemSkus), store_ids=request.allApplicableStores,
         idempotency_key=idempotency_key, request_hash=raw.body_sha256,
+        source=intake.upload_source(raw.headers.get("user-agent")),
     )
     return json_response(201, {"ingestionId": ingestion_id})
 
