@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from catalog_ingest.client.push import sources
-from catalog_ingest.client.push.sources import SourceError, SourceOptions, inspect, read_rows
+from catalog_ingest.files import sources
+from catalog_ingest.files.sources import SourceError, SourceOptions, inspect, read_rows
 
 NAME = "Cr\u00e8me br\u00fbl\u00e9e \u2013 5\u20ac"  # an en dash and a euro sign: cp1252 has both
 
