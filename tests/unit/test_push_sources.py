@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from catalog_ingest.files import sources
+from catalog_ingest.files import jsonfiles
 from catalog_ingest.files.sources import SourceError, SourceOptions, inspect, read_rows
 
 NAME = "Cr\u00e8me br\u00fbl\u00e9e \u2013 5\u20ac"  # an en dash and a euro sign: cp1252 has both
@@ -115,7 +115,7 @@ def test_broken_json_is_a_source_error(tmp_path: Path, text: str, message: str,
 
 def test_json_is_streamed_across_block_boundaries(tmp_path: Path,
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(sources, "_BLOCK", 7)
+    monkeypatch.setattr(jsonfiles, "_BLOCK", 7)
     items = [{"item_sku": f"A-{n}", "price": 1234567.5 + n, "name": "x" * n} for n in range(40)]
     path = tmp_path / "c.json"
     path.write_text("[\n" + ",\n".join(json.dumps(i) for i in items) + "\n]")

@@ -1,1 +1,1 @@
-"""Reading and writing catalog files (CSV, JSON, JSON Lines, Excel): shared by the toolkit and the portal."""
+"""Reading and writing catalog files (CSV, JSON, JSON Lines, Excel) for toolkit and portal."""

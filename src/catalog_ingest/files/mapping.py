@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import datetime
 import re
 import tomllib
 from collections.abc import Callable, Mapping
@@ -17,7 +18,7 @@ from catalog_ingest.files.sources import FORMATS, SourceOptions
 
 Converter = Callable[[Any], Any]
 _TOP_LEVEL = {"source", "columns", "constants", "convert", "additional_ids", "options"}
-_SOURCE_KEYS = {"format", "encoding", "delimiter"}
+_SOURCE_KEYS = {"format", "encoding", "delimiter", "sheet"}
 _OPTION_KEYS = {"keep_unmapped", "trim"}
 _ADDITIONAL_KEYS = {"column", "type", "split", "convert"}
 _NUMBER_CHARS = re.compile(r"[^0-9.,\-]")
@@ -35,7 +36,12 @@ class ConversionError(ValueError):
 
 
 def to_string(value: Any) -> Any:
-    """JSON scalars as the API's strings: 12 → "12", 4.5 → "4.5", 1e2 → "100"; str unchanged."""
+    """JSON scalars and spreadsheet cells as the API's strings: 12 → "12", 4.5 → "4.5",
+    1e2 → "100", a date → "2024-01-31" (ISO 8601); str unchanged."""
+    if isinstance(value, datetime.datetime) and value.time() == datetime.time():
+        return value.date().isoformat()  # a date cell: Excel has no date-only type
+    if isinstance(value, datetime.date | datetime.time):
+        return value.isoformat()
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -155,13 +161,32 @@ class ItemMapping:
         return ItemMapping(columns, constants, self.convert, self.additional_ids,
                         self.keep_unmapped, self.trim, self.source)
 
-    def apply(self, data: Any, textual: bool) -> tuple[Any, list[tuple[str, str, Any]]]:
-        """The item for one record, and the conversion failures as (field, message, value)."""
+    @property
+    def is_identity(self) -> bool:
+        """No ``columns`` table: the source's own names are the API's."""
+        return not self.columns
+
+    def column_for(self, name: str) -> str | None:
+        """The source column an API field is read from (None: a constant, or not mapped)."""
+        if name in self.constants:
+            return None
+        if self.columns:
+            return self.columns.get(name)
+        return name
+
+    def apply(self, data: Any, textual: bool, typed: bool = False
+              ) -> tuple[Any, list[tuple[str, str, Any]]]:
+        """The item for one record, and the conversion failures as (field, message, value).
+
+        ``typed``: the values are spreadsheet cells, written as strings like mapped values.
+        """
         if not isinstance(data, dict):
             return data, []  # the request-model rules say what is wrong with it
         failures: list[tuple[str, str, Any]] = []
         if self.columns:
-            item = self._mapped(data, failures)
+            item = self._mapped(data, failures, typed)
+        elif typed:
+            item = self._cells(data, failures)
         else:
             item = self._identity(data, textual, failures)
         for name, value in self.constants.items():
@@ -195,8 +220,18 @@ class ItemMapping:
                 else raw
         return item
 
-    def _mapped(self, data: dict[str, Any], failures: list[tuple[str, str, Any]]
-                ) -> dict[str, Any]:
+    def _cells(self, data: dict[str, Any], failures: list[tuple[str, str, Any]]
+               ) -> dict[str, Any]:
+        """The identity mapping of a sheet row: every cell written as a string."""
+        item: dict[str, Any] = {}
+        for name, raw in data.items():
+            value = to_string(self._value(name, raw, failures))
+            if value is not None and value != "":
+                item[name] = value
+        return item
+
+    def _mapped(self, data: dict[str, Any], failures: list[tuple[str, str, Any]],
+                typed: bool = False) -> dict[str, Any]:
         item: dict[str, Any] = {}
         for name, column in self.columns.items():
             raw = lookup(data, column)
@@ -207,7 +242,7 @@ class ItemMapping:
             used = set(self.columns.values()) | {a.column for a in self.additional_ids}
             for name, raw in data.items():
                 if name not in used and name not in item and raw not in ("", None):
-                    item[name] = raw
+                    item[name] = to_string(raw) if typed else raw
         return item
 
     def _additional(self, data: dict[str, Any], failures: list[tuple[str, str, Any]]
@@ -381,4 +416,4 @@ def _source(table: dict[str, Any]) -> SourceOptions:
             codecs.lookup(encoding)
         except LookupError as exc:
             raise MappingError(f"source.encoding {encoding!r} is not a known encoding") from exc
-    return SourceOptions(fmt, encoding, delimiter)
+    return SourceOptions(fmt, encoding, delimiter, table.get("sheet"))

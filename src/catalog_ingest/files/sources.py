@@ -1,4 +1,9 @@
-"""Reading a retailer's catalog files (CSV, JSON, JSON Lines), each row with its file and line."""
+"""Reading a retailer's catalog files (CSV, JSON, JSON Lines, Excel), each row with its line.
+
+``inspect`` settles how to read a file (format, encoding, sheet) and hashes it in one pass;
+``read_rows`` streams its records. The CSV reader is here; JSON is in ``jsonfiles``, Excel
+workbooks in ``excel``.
+"""
 
 from __future__ import annotations
 
@@ -6,99 +11,105 @@ import codecs
 import csv
 import hashlib
 import io
-import json
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
 import msgspec
 
-from catalog_ingest.errors import CatalogIngestError
+from catalog_ingest.domain.spreadsheet import unneutralise
+from catalog_ingest.files import excel, jsonfiles
+from catalog_ingest.files.records import ERROR_COLUMN, FileInfo, Row, SourceError, SourceOptions
 
-FORMATS = ("csv", "json", "jsonl")
+FORMATS = ("csv", "json", "jsonl", "xlsx")
 CSV_DELIMITERS = (",", ";", "\t", "|")
 _BLOCK = 1 << 20
-_MAX_VALUE = 16 << 20
 _CSV_EXTENSIONS = {".csv", ".tsv", ".tab"}
 _BOMS = ((codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
          (codecs.BOM_UTF16_BE, "utf-16"))
 #: Bytes cp1252 leaves undefined: a file holding them is read as latin-1 instead.
 _CP1252_HOLES = re.compile(rb"[\x81\x8d\x8f\x90\x9d]")
-_WS = re.compile(r"[ \t\n\r]*")
+
+__all__ = ["CSV_DELIMITERS", "ERROR_COLUMN", "FORMATS", "FileInfo", "Row", "SourceError",
+           "SourceOptions", "bytes_read", "detect_format", "inspect", "inspect_bytes",
+           "read_rows", "sniff_delimiter", "split_sheet"]
 
 
-class SourceError(CatalogIngestError):
-    """A source file that cannot be read (any further): the file and line say where."""
-
-    def __init__(self, file: str, line: int | None, message: str) -> None:
-        where = f"{file}:{line}" if line else file
-        super().__init__(f"{where}: {message}")
-        self.file, self.line, self.reason = file, line, message
-
-
-@dataclass(frozen=True, slots=True)
-class SourceOptions:
-    """How to read sources; None means detect (format by extension/content, encoding, delimiter)."""
-
-    format: str | None = None
-    encoding: str | None = None
-    delimiter: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class FileInfo:
-    """One source file as inspected before reading: identity (sha256) and how to read it."""
-
-    path: Path
-    name: str
-    size: int
-    sha256: str
-    format: str
-    encoding: str
-
-
-@dataclass(slots=True)
-class Row:
-    """One record: ``data`` is a dict of strings for CSV, any JSON value for JSON sources.
-
-    ``error`` is set when the record could not be read (the row is then invalid), and
-    ``textual`` says that empty strings mean "no value" (CSV cannot tell them apart).
-    """
-
-    file: str
-    line: int
-    data: Any
-    textual: bool = False
-    error: str | None = None
+def split_sheet(path: Path) -> tuple[Path, str | None]:
+    """``book.xlsx#Sheet2`` → (``book.xlsx``, ``"Sheet2"``) when ``book.xlsx#Sheet2`` itself
+    is not a file but ``book.xlsx`` is; otherwise (path, None)."""
+    name = path.name
+    if "#" not in name or path.exists():
+        return path, None
+    stem, _, sheet = name.rpartition("#")
+    base = path.with_name(stem)
+    return (base, sheet or None) if stem and base.exists() else (path, None)
 
 
 def inspect(path: Path, options: SourceOptions = SourceOptions()) -> FileInfo:
-    """Hash ``path`` and settle its format and encoding (one pass over the bytes)."""
+    """Hash ``path`` and settle its format, encoding and sheet (``book.xlsx#Sheet2`` names
+    a sheet too); a SourceError names what is wrong (unreadable, unknown format, no such
+    sheet: the error lists the sheets there are)."""
+    path, sheet = split_sheet(path)
+    try:
+        with open(path, "rb") as raw:
+            size, digest, head, is_utf8, holes = _scan(raw)
+    except OSError as exc:
+        raise SourceError(str(path), None, f"cannot read: {exc.strerror or exc}") from exc
+    info = _settle(path, str(path), size, digest, head, is_utf8, holes, options)
+    return _with_sheet(info, sheet or options.sheet)
+
+
+def inspect_bytes(data: bytes, name: str, options: SourceOptions = SourceOptions()) -> FileInfo:
+    """:func:`inspect` for a file held in memory (an upload); ``name`` gives its extension."""
+    size, digest, head, is_utf8, holes = _scan(io.BytesIO(data))
+    path = Path(name)
+    info = _settle(path, name, size, digest, head, is_utf8, holes, options, data)
+    return _with_sheet(info, options.sheet)
+
+
+def _scan(raw: IO[bytes]) -> tuple[int, str, bytes, bool, bool]:
     digest = hashlib.sha256()
     utf8 = codecs.getincrementaldecoder("utf-8")()
     is_utf8, holes, head, size = True, False, b"", 0
-    try:
-        with open(path, "rb") as raw:
-            while block := raw.read(_BLOCK):
-                if not head:
-                    head = block[:65536]
-                size += len(block)
-                digest.update(block)
-                if is_utf8:
-                    try:
-                        utf8.decode(block)
-                    except UnicodeDecodeError:
-                        is_utf8 = False
-                holes = holes or bool(_CP1252_HOLES.search(block))
-    except OSError as exc:
-        raise SourceError(str(path), None, f"cannot read: {exc.strerror or exc}") from exc
-    encoding = options.encoding or _encoding(head, is_utf8, holes)
-    fmt = options.format or detect_format(path, head, encoding)
+    while block := raw.read(_BLOCK):
+        if not head:
+            head = block[:65536]
+        size += len(block)
+        digest.update(block)
+        if is_utf8:
+            try:
+                utf8.decode(block)
+            except UnicodeDecodeError:
+                is_utf8 = False
+        holes = holes or bool(_CP1252_HOLES.search(block))
+    return size, digest.hexdigest(), head, is_utf8, holes
+
+
+def _settle(path: Path, name: str, size: int, digest: str, head: bytes, is_utf8: bool,
+            holes: bool, options: SourceOptions, content: bytes | None = None) -> FileInfo:
+    if head.startswith(excel.OLE_MAGIC):
+        raise SourceError(name, None, "an old binary Excel file (.xls): save it as an Excel "
+                          "workbook (.xlsx) or as CSV")
+    binary = head.startswith(excel.ZIP_MAGIC)
+    encoding = "binary" if binary else options.encoding or _encoding(head, is_utf8, holes)
+    fmt = options.format or ("xlsx" if binary else detect_format(path, head, encoding))
     if fmt not in FORMATS:
-        raise SourceError(str(path), None, f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-    return FileInfo(path, str(path), size, digest.hexdigest(), fmt, encoding)
+        raise SourceError(name, None, f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
+    if binary != (fmt == "xlsx"):
+        what = "a zip archive (an Excel workbook?)" if binary else "not an Excel workbook"
+        raise SourceError(name, None, f"the file is {what}, not {fmt}")
+    return FileInfo(path, name, size, digest, fmt, encoding, content=content)
+
+
+def _with_sheet(info: FileInfo, sheet: str | None) -> FileInfo:
+    if info.format != "xlsx":
+        return info
+    with info.open() as raw:
+        chosen = excel.choose_sheet(raw, info.name, sheet)
+    return FileInfo(info.path, info.name, info.size, info.sha256, info.format, info.encoding,
+                    chosen, info.content)
 
 
 def _encoding(head: bytes, is_utf8: bool, holes: bool) -> str:
@@ -111,8 +122,11 @@ def _encoding(head: bytes, is_utf8: bool, holes: bool) -> str:
 
 
 def detect_format(path: Path, head: bytes, encoding: str) -> str:
-    """CSV by extension; otherwise JSON array/object, JSON Lines or CSV by the content."""
-    if path.suffix.lower() in _CSV_EXTENSIONS:
+    """xlsx or CSV by extension; otherwise JSON array/object, JSON Lines or CSV by content."""
+    suffix = path.suffix.lower()
+    if suffix in excel.EXTENSIONS:
+        return "xlsx"
+    if suffix in _CSV_EXTENSIONS:
         return "csv"
     text = head.decode(encoding, errors="replace").lstrip("\ufeff \t\r\n")
     if text.startswith("["):
@@ -131,17 +145,20 @@ def detect_format(path: Path, head: bytes, encoding: str) -> str:
 
 def read_rows(info: FileInfo, options: SourceOptions = SourceOptions()) -> Iterator[Row]:
     """Every record of the file, in order; a SourceError when the file cannot be read on."""
-    with open(info.path, "rb") as raw:
+    with info.open() as raw:
+        if info.format == "xlsx":
+            yield from excel.sheet_rows(raw, info.name, info.sheet, info.size)
+            return
         text = io.TextIOWrapper(raw, encoding=info.encoding, newline="")
         try:
             if info.format == "csv":
                 yield from _csv_rows(text, info.name, options.delimiter)
             elif info.format == "jsonl" and info.encoding in ("utf-8", "utf-8-sig"):
-                yield from _jsonl_bytes(raw, info.name)
+                yield from jsonfiles.jsonl_bytes(raw, info.name)
             elif info.format == "jsonl":
-                yield from _jsonl_rows(text, info.name)
+                yield from jsonfiles.jsonl_rows(text, info.name)
             else:
-                yield from _json_rows(text, info.name)
+                yield from jsonfiles.json_rows(text, info.name)
         except UnicodeDecodeError as exc:
             raise SourceError(info.name, None, f"not {info.encoding} text: {exc}") from exc
 
@@ -171,14 +188,33 @@ def _csv_rows(text: io.TextIOWrapper, name: str, delimiter: str | None) -> Itera
     try:
         header = [cell.strip() for cell in next(reader)]
         _check_header(header, name)
+        if ERROR_COLUMN in header:
+            yield from _errors_file_rows(reader, name, header)
+            return
+        columns = tuple(header)
         previous = reader.line_num
         for cells in reader:
             line, previous = previous + 1, reader.line_num
             if not any(cells):
                 continue
-            yield _csv_row(name, line, header, cells)
+            yield _csv_row(name, line, header, cells, columns)
     except csv.Error as exc:
         raise SourceError(name, reader.line_num, f"unreadable CSV: {exc}") from exc
+
+
+def _errors_file_rows(reader: Any, name: str, header: list[str]) -> Iterator[Row]:
+    """The rows of an errors-only file written by ``writers``: without its error column, and
+    with the ``'`` it put before formula leads taken off again."""
+    skip = header.index(ERROR_COLUMN)
+    kept = [c for i, c in enumerate(header) if i != skip]
+    columns = tuple(kept)
+    previous = reader.line_num
+    for cells in reader:
+        line, previous = previous + 1, reader.line_num
+        values = [unneutralise(c) for i, c in enumerate(cells) if i != skip]
+        if not any(values):
+            continue
+        yield _csv_row(name, line, kept, values, columns)
 
 
 def _chain(first: str, rest: io.TextIOWrapper) -> Iterator[str]:
@@ -196,145 +232,10 @@ def _check_header(header: list[str], name: str) -> None:
         seen.add(cell)
 
 
-def _csv_row(name: str, line: int, header: list[str], cells: list[str]) -> Row:
+def _csv_row(name: str, line: int, header: list[str], cells: list[str],
+             columns: tuple[str, ...]) -> Row:
     data = dict(zip(header, cells, strict=False))
     if len(cells) > len(header) and any(cells[len(header):]):
         message = f"the row has {len(cells)} cells but the header has {len(header)} columns"
-        return Row(name, line, data, textual=True, error=message)
-    return Row(name, line, data, textual=True)
-
-
-# --- JSON Lines --------------------------------------------------------------------------------
-
-
-def _jsonl_bytes(raw: IO[bytes], name: str) -> Iterator[Row]:
-    """JSON Lines in UTF-8, decoded straight from the bytes (the common, large case)."""
-    decoder = msgspec.json.Decoder()
-    for number, line in enumerate(raw, start=1):
-        if number == 1 and line.startswith(codecs.BOM_UTF8):
-            line = line[len(codecs.BOM_UTF8):]
-        if line.isspace() or not line:
-            continue
-        try:
-            yield Row(name, number, decoder.decode(line))
-        except msgspec.DecodeError as exc:
-            yield Row(name, number, None, error=f"invalid JSON: {exc}")
-
-
-def _jsonl_rows(text: io.TextIOWrapper, name: str) -> Iterator[Row]:
-    decoder = msgspec.json.Decoder()
-    for number, line in enumerate(text, start=1):
-        stripped = line.strip().lstrip("\ufeff")
-        if not stripped:
-            continue
-        try:
-            yield Row(name, number, decoder.decode(stripped.encode()))
-        except msgspec.DecodeError as exc:
-            yield Row(name, number, None, error=f"invalid JSON: {exc}")
-
-
-# --- JSON (an array, or {"catalogItems": [...]}) -----------------------------------------------
-
-
-class _Stream:
-    """A text stream read block by block, with JSON values decoded from it and lines counted."""
-
-    def __init__(self, text: io.TextIOWrapper, name: str) -> None:
-        self.text, self.name = text, name
-        self.buf, self.pos, self.eof = "", 0, False
-        self.line, self.counted = 1, 0
-        self.decoder = json.JSONDecoder()
-
-    def fill(self) -> None:
-        self.line_no()
-        self.buf = self.buf[self.pos:]
-        self.counted -= self.pos
-        self.pos = 0
-        block = self.text.read(_BLOCK)
-        self.eof = not block
-        self.buf += block
-
-    def line_no(self) -> int:
-        self.line += self.buf.count("\n", self.counted, self.pos)
-        self.counted = self.pos
-        return self.line
-
-    def peek(self) -> str:
-        """The next character that is not white space ("" at the end)."""
-        while True:
-            self.pos = _WS.match(self.buf, self.pos).end()  # type: ignore[union-attr]
-            if self.pos < len(self.buf) or self.eof:
-                return self.buf[self.pos:self.pos + 1]
-            self.fill()
-
-    def expect(self, chars: str, what: str) -> str:
-        char = self.peek()
-        if not char or char not in chars:
-            found = repr(char) if char else "the end of the file"
-            raise SourceError(self.name, self.line_no(), f"expected {what}, found {found}")
-        self.pos += 1
-        return char
-
-    def value(self) -> Any:
-        self.peek()
-        while True:
-            try:
-                obj, end = self.decoder.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError as exc:
-                # Cut by the block boundary, or really invalid? No item is anywhere near 16 MiB.
-                if self.eof or len(self.buf) - self.pos > _MAX_VALUE:
-                    self.pos = exc.pos
-                    message = f"invalid JSON: {exc.msg}"
-                    raise SourceError(self.name, self.line_no(), message) from exc
-                self.fill()
-                continue
-            if end == len(self.buf) and not self.eof:
-                self.fill()  # a number cut by the block boundary may go on
-                continue
-            self.pos = end
-            return obj
-
-
-def _json_rows(text: io.TextIOWrapper, name: str) -> Iterator[Row]:
-    stream = _Stream(text, name)
-    first = stream.expect("[{", "a JSON array or an object with catalogItems")
-    if first == "[":
-        yield from _array(stream)
-    else:
-        yield from _object_items(stream)
-    if stream.peek():
-        raise SourceError(name, stream.line_no(), "unexpected data after the JSON document")
-
-
-def _array(stream: _Stream) -> Iterator[Row]:
-    if stream.peek() == "]":
-        stream.pos += 1
-        return
-    while True:
-        stream.peek()
-        line = stream.line_no()
-        yield Row(stream.name, line, stream.value())
-        if stream.expect(",]", "',' or ']'") == "]":
-            return
-
-
-def _object_items(stream: _Stream) -> Iterator[Row]:
-    found = False
-    if stream.peek() == "}":
-        stream.pos += 1
-    else:
-        while True:
-            key = stream.value()
-            if not isinstance(key, str):
-                raise SourceError(stream.name, stream.line_no(), "expected an attribute name")
-            stream.expect(":", "':'")
-            if key == "catalogItems" and not found:
-                stream.expect("[", "catalogItems to be an array")
-                found = True
-                yield from _array(stream)
-            else:
-                stream.value()
-            if stream.expect(",}", "',' or '}'") == "}":
-                break
-    if not found:
-        raise SourceError(stream.name, None, 'the JSON object has no "catalogItems" array')
+        return Row(name, line, data, textual=True, error=message, header=columns)
+    return Row(name, line, data, textual=True, header=columns)

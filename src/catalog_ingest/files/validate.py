@@ -88,7 +88,7 @@ class SourceValidator:
     def check(self, row: Row, mapping: ItemMapping) -> Checked:
         if row.error is not None:
             return Checked(row, row.data, [error(UNREADABLE_ROW, None, row.error)])
-        item, failures = mapping.apply(row.data, row.textual)
+        item, failures = mapping.apply(row.data, row.textual, row.typed)
         if failures:
             found = [error(CONVERSION_FAILED, name, f"cannot convert {name}: {message}", value)
                      for name, message, value in failures]
