@@ -26,6 +26,10 @@ MISSING_FIELD: Final = "MISSING_FIELD"
 WRONG_TYPE: Final = "WRONG_TYPE"
 TOO_LONG: Final = "TOO_LONG"
 TOO_MANY_ADDITIONAL_IDS: Final = "TOO_MANY_ADDITIONAL_IDS"
+# Spreadsheet damage to barcodes (domain.spreadsheet), found when a file is read (local only):
+# an ERROR when the value cannot be trusted, a WARNING for a number cell still a valid barcode.
+SPREADSHEET_MANGLED_BARCODE: Final = "SPREADSHEET_MANGLED_BARCODE"
+SPREADSHEET_NUMBER_BARCODE: Final = "SPREADSHEET_NUMBER_BARCODE"
 
 
 @dataclass(frozen=True, slots=True)

@@ -76,6 +76,8 @@ def barcode_mangling(value: str | int | float) -> Mangling | None:
     if not isinstance(value, str):
         return None
     text = value.strip()
+    if text.isascii() and text.isdigit():  # the common case: only zeros can be missing
+        return _lost_zeros(text, "")
     if _SCIENTIFIC.fullmatch(text):
         return Mangling(True, f"{text} is in scientific notation: a spreadsheet showed the "
                         "barcode as a short number and saved only its first digits (the rest "
@@ -85,7 +87,7 @@ def barcode_mangling(value: str | int | float) -> Mangling | None:
         return Mangling(True, f"{text} ends in {text[len(point.group(1)):]}: a spreadsheet "
                         f"stored the barcode as a number; write it as {point.group(1)} "
                         "(format the column as Text)")
-    return _lost_zeros(text, "")
+    return None
 
 
 def _number_cell(value: int | float) -> Mangling:

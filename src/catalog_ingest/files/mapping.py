@@ -22,6 +22,7 @@ _SOURCE_KEYS = {"format", "encoding", "delimiter", "sheet"}
 _OPTION_KEYS = {"keep_unmapped", "trim"}
 _ADDITIONAL_KEYS = {"column", "type", "split", "convert"}
 _NUMBER_CHARS = re.compile(r"[^0-9.,\-]")
+_POINT_ZERO = re.compile(r"(\d+)[.,]0+")
 
 
 class MappingError(ConfigurationError):
@@ -92,9 +93,14 @@ def _integer(value: Any) -> Any:
 
 
 def _digits(value: Any) -> Any:
-    """Barcodes as printed: spaces and hyphens removed ("4 006381 333931" → "4006381333931")."""
+    """Barcodes as printed: spaces and hyphens removed ("4 006381 333931" → "4006381333931"),
+    a spreadsheet's ".0" too ("4006381333931.0" → "4006381333931")."""
     value = _integer(value) if isinstance(value, float) else to_string(value)
-    return re.sub(r"[\s\-]", "", value) if isinstance(value, str) else value
+    if not isinstance(value, str):
+        return value
+    value = re.sub(r"[\s\-]", "", value)
+    point = _POINT_ZERO.fullmatch(value)  # "4006381333931.0": a number written by a spreadsheet
+    return point.group(1) if point else value
 
 
 def _zfill(width: int) -> Converter:

@@ -23,12 +23,16 @@ from catalog_ingest.domain.rules import (
     item_issues,
     request_model_issues,
 )
+from catalog_ingest.files.columns import ColumnsError, check_columns
+from catalog_ingest.files.mangling import mangling_issues
 from catalog_ingest.files.mapping import ItemMapping
 from catalog_ingest.files.sources import FileInfo, Row, SourceOptions, read_rows
 
 #: Local-only codes: a record that could not be read, a value a conversion could not handle.
 UNREADABLE_ROW: Final = "UNREADABLE_ROW"
 CONVERSION_FAILED: Final = "CONVERSION_FAILED"
+_BARCODE_CODES: Final = frozenset((codes.INVALID_BARCODE, codes.INVALID_CHECK_DIGIT,
+                                   codes.BARCODE_TYPE_MISMATCH, codes.INFERRED_BARCODE_TYPE))
 PRIMARY: Final = "external_product_id"
 ADDITIONAL: Final = "additional_external_product_information"
 
@@ -84,8 +88,14 @@ class SourceValidator:
         # Per store, keyed by the item's own strings: no new strings per item (1M items ≈ 0.3 GB).
         self._skus: dict[str, set[str]] = {}
         self._owners: dict[str, dict[str, str]] = {}
+        self._file: str | None = None
 
     def check(self, row: Row, mapping: ItemMapping) -> Checked:
+        """The row mapped and validated; a ColumnsError (a SourceError) at the first row of a
+        file whose columns cannot make items (see ``columns``)."""
+        if row.file != self._file:
+            self._file = row.file
+            self.check_file_columns(row, mapping)
         if row.error is not None:
             return Checked(row, row.data, [error(UNREADABLE_ROW, None, row.error)])
         item, failures = mapping.apply(row.data, row.textual, row.typed)
@@ -93,7 +103,22 @@ class SourceValidator:
             found = [error(CONVERSION_FAILED, name, f"cannot convert {name}: {message}", value)
                      for name, message, value in failures]
             return Checked(row, item, found)
-        return Checked(row, item, self.item_issues(item))
+        mangled = mangling_issues(row, item, mapping)
+        if not mangled:
+            return Checked(row, item, self.item_issues(item))
+        return Checked(row, item, _merge(mangled, self.item_issues(item)))
+
+    @staticmethod
+    def check_file_columns(row: Row, mapping: ItemMapping) -> None:
+        """Raise ColumnsError when the columns of the row's file cannot make items."""
+        if row.header is not None:
+            issue = check_columns(row.header, mapping)
+        elif isinstance(row.data, dict):
+            issue = check_columns(list(row.data), mapping, tabular=False)
+        else:
+            return
+        if issue is not None:
+            raise ColumnsError(row.file, 1 if row.header is not None else row.line, issue)
 
     def item_issues(self, item: Any) -> list[Issue]:
         """The issues the service would give this item as the next one of the source."""
@@ -119,6 +144,14 @@ class SourceValidator:
             for code in barcodes:
                 owners[code] = sku
         return found
+
+
+def _merge(mangled: list[Issue], found: list[Issue]) -> list[Issue]:
+    """The mangling issues first; a fatal one replaces the barcode rules' verdict on its field
+    (the cause is named once, not as INVALID_BARCODE too)."""
+    fatal = {i.field for i in mangled if i.is_error}
+    kept = [i for i in found if not (i.field in fatal and i.code in _BARCODE_CODES)]
+    return [*mangled, *kept]
 
 
 def _conflict(position: int, code: str, owner: str, store: str) -> Issue:
