@@ -44,6 +44,8 @@ class Settings:
     notify_timeout: float = 10.0
     #: A portal session ends after this many seconds without a request from its user.
     portal_session_idle: int = 30 * 60
+    #: The largest file the portal's upload page takes (refused before it is read in full).
+    portal_max_upload_bytes: int = 64 * 1024 * 1024
     #: An upload queued longer than this while no worker is alive is shown as stuck.
     portal_stuck_after: float = 180.0
     #: Failed portal log-ins allowed per account, and per client address (`limits` notation);
@@ -136,6 +138,7 @@ def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings
         "notify_backoff_max": _float(env, "NOTIFY_BACKOFF_MAX", 600.0),
         "notify_timeout": _float(env, "NOTIFY_TIMEOUT", 10.0),
         "portal_session_idle": _int(env, "PORTAL_SESSION_IDLE", 30 * 60),
+        "portal_max_upload_bytes": _int(env, "PORTAL_MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
         "portal_stuck_after": _float(env, "PORTAL_STUCK_AFTER", 180.0),
         "login_failures_per_account": get("LOGIN_FAILURES_PER_ACCOUNT") or "5/15 minutes",
         "login_failures_per_address": get("LOGIN_FAILURES_PER_ADDRESS") or "20/15 minutes",

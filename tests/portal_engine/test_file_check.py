@@ -14,6 +14,7 @@ from catalog_ingest.engine.file_source import FileRefused, SourceSpec, parse_map
 from catalog_ingest.engine.report_queries import ReportFilter, ReportQueries
 from catalog_ingest.engine.staging import Owner, StagedFileGone, StagingArea
 from catalog_ingest.engine.worker import drain
+from catalog_ingest.files import ERROR_COLUMN
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import portal_reads
 from tests.support.tenants import Tenant
@@ -120,7 +121,7 @@ def test_conflicts_carry_across_chunks(svc: Runtime, tenant: Tenant) -> None:
 @pytest.mark.parametrize(("content", "name", "needle"), [
     ("", "empty.csv", "The file is empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "picture.csv", "not a catalog file"),
-    ("sku,barcode,name,store,price\nA,1,x,s,1\n", "mine.csv", "No column of mine.csv matches"),
+    ("sku,barcode,name,store,price\nA,1,x,s,1\n", "mine.csv", "no column of the file is an API field"),
     (HEADER, "header.csv", "has no items"),
     ("not a zip", "book.xlsx", "not an Excel workbook"),
 ])
@@ -231,11 +232,11 @@ def test_errors_only_files_round_trip_in_the_uploaders_format(svc: Runtime,
     download = errors_file.for_check(staged)
     assert download.filename == "cat-errors.csv"
     lines = download.content.decode("utf-8-sig").splitlines()
-    assert lines[0].startswith("sku;barcode;name;store;errors")
-    assert lines[1].startswith("A;123;'=cmd;store-01;")
+    assert lines[0] == f"{ERROR_COLUMN},sku,barcode,name,store"
+    assert lines[1].endswith(",A,123,'=cmd,store-01") and "INVALID_BARCODE" in lines[1]
     assert len(lines) == 2
     # Fixed and uploaded again as it is: the error column is ignored, the neutralised name read.
-    fixed = download.content.replace(b";123;", f";{ean(4)};".encode())
+    fixed = download.content.replace(b",123,", f",{ean(4)},".encode())
     _, staged2, again = check(svc, tenant, fixed.decode("utf-8-sig"), mapping=mapping)
     assert (again.valid, again.invalid, again.warnings) == (1, 0, again.warnings)
     assert [p.code for p in file_check.read_problems(staged2, "ERROR")[0]] == []
@@ -259,6 +260,6 @@ def test_errors_only_file_of_a_processed_xlsx_upload(svc: Runtime, tenant: Tenan
     ws = openpyxl.load_workbook(io.BytesIO(download.content)).active
     assert ws is not None
     rows = list(ws.iter_rows(values_only=True))
-    assert rows[0][:5] == tuple(HEADER.strip().split(","))
-    assert [r[0] for r in rows[1:]] == ["B"]
-    assert "BARCODE_CONFLICT" in str(rows[1][5])
+    assert rows[0][1:6] == tuple(HEADER.strip().split(","))
+    assert [r[1] for r in rows[1:]] == ["B"]
+    assert "BARCODE_CONFLICT" in str(rows[1][0])

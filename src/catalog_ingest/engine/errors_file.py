@@ -1,18 +1,15 @@
 """Errors-only files: the rows that failed, in the uploader's own format, ready to fix and resend.
 
 For a file the portal submitted, the rows are taken from the file as it was uploaded (kept in
-the blob store with the batch), with the same columns, sheet layout and cell values, and one
-column added at the end (`files.records.ERROR_COLUMN`) that the readers leave out, so the file
-can be corrected and uploaded again as it is. JSON sources, and uploads made through the API
-or `push`, give a CSV with the API's field names built from the stored payload. Every text cell
-that a spreadsheet would run as a formula is neutralised (`domain.spreadsheet.neutralise`;
-the readers undo it).
+the blob store with the batch), with the same columns and cell values, and the error column
+(`files.ERROR_COLUMN`, first) that the readers leave out, so the file can be corrected and
+uploaded again as it is. JSON sources, and uploads made through the API or `push`, give a CSV
+with the API's field names built from the stored payload. The files package writes both
+(`files.write_errors_only`: formula cells neutralised, restored by the readers).
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import tempfile
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,20 +18,21 @@ from typing import Any, Final
 
 import msgspec
 
-from catalog_ingest.domain.items import ADDITIONAL_IDS, OPTIONAL_FIELDS, REQUIRED_FIELDS
-from catalog_ingest.domain.spreadsheet import neutralise
+from catalog_ingest.domain.items import ADDITIONAL_IDS
 from catalog_ingest.engine import file_check
 from catalog_ingest.engine.file_source import SourceSpec, parse_mapping_text, read
 from catalog_ingest.engine.report_queries import ReportQueries, payload_items
 from catalog_ingest.engine.staging import Staged
-from catalog_ingest.files.records import ERROR_COLUMN
+from catalog_ingest.files.writers import (
+    MEDIA_TYPES,
+    TEMPLATE_COLUMNS,
+    write_errors_only,
+    write_template,
+)
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import portal_batches
 
-CSV_TYPE: Final = "text/csv; charset=utf-8"
-XLSX_TYPE: Final = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-API_COLUMNS: Final = (REQUIRED_FIELDS[0], REQUIRED_FIELDS[1], OPTIONAL_FIELDS[0],
-                      *REQUIRED_FIELDS[2:], *OPTIONAL_FIELDS[1:])
+API_COLUMNS: Final = TEMPLATE_COLUMNS
 
 
 @dataclass(frozen=True)
@@ -44,40 +42,15 @@ class Download:
     content: bytes
 
 
-def _cell(value: Any) -> Any:
-    if isinstance(value, str):
-        return neutralise(value)
-    return value
+def write(fmt: str, header: Sequence[str], rows: Iterable[tuple[dict[str, Any], str]]
+          ) -> bytes:
+    """The errors-only file in `fmt` (the files package's writer: error column first)."""
+    return write_errors_only(fmt, header, rows)
 
 
-def write_csv(header: Sequence[str], rows: Iterable[tuple[dict[str, Any], str]],
-              delimiter: str = ",") -> bytes:
-    """CSV (UTF-8 with a BOM, so spreadsheets read it as UTF-8) with the error column last."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow([*header, ERROR_COLUMN])
-    for data, errors in rows:
-        writer.writerow([_text(_cell(data.get(c, ""))) for c in header] + [neutralise(errors)])
-    return out.getvalue().encode("utf-8-sig", errors="replace")
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else str(value)
-
-
-def write_xlsx(header: Sequence[str], rows: Iterable[tuple[dict[str, Any], str]],
-               sheet: str | None) -> bytes:
-    """A workbook with one sheet (the source's name) and the error column last."""
-    import openpyxl
-
-    book = openpyxl.Workbook(write_only=True)
-    ws = book.create_sheet(sheet or "Items")
-    ws.append([*header, ERROR_COLUMN])
-    for data, errors in rows:
-        ws.append([_cell(data.get(c)) for c in header] + [neutralise(errors)])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+def template(kind: str) -> Download:
+    """The catalog template (the API's fields as columns, barcodes as text): csv or xlsx."""
+    return Download(f"catalog-template.{kind}", MEDIA_TYPES[kind], write_template(kind))
 
 
 def error_text(issues: Iterable[dict[str, Any]]) -> str:
@@ -105,17 +78,7 @@ def _from_source(path: Path, name: str, fmt: str, sheet: str | None, mapping_tex
     mapping = parse_mapping_text(mapping_text)
     header, rows = _source_rows(path, SourceSpec(name, fmt, sheet, mapping), fmt, wanted)
     stem = Path(name).stem or "catalog"
-    if fmt == "xlsx":
-        return Download(f"{stem}-errors.xlsx", XLSX_TYPE, write_xlsx(header, rows, sheet))
-    delimiter = mapping.source.delimiter or _sniffed_delimiter(path)
-    return Download(f"{stem}-errors.csv", CSV_TYPE, write_csv(header, rows, delimiter))
-
-
-def _sniffed_delimiter(path: Path) -> str:
-    from catalog_ingest.files.sources import sniff_delimiter
-
-    with open(path, encoding="utf-8", errors="replace") as text:
-        return sniff_delimiter(text.readline())
+    return Download(f"{stem}-errors.{fmt}", MEDIA_TYPES[fmt], write(fmt, header, rows))
 
 
 def items_csv(items: Sequence[tuple[dict[str, Any], str]], stem: str) -> Download:
@@ -129,7 +92,7 @@ def items_csv(items: Sequence[tuple[dict[str, Any], str]], stem: str) -> Downloa
             row[ADDITIONAL_IDS] = msgspec.json.encode(item[ADDITIONAL_IDS]).decode()
         flat.append((row, errors))
     header = [*API_COLUMNS, *([ADDITIONAL_IDS] if extras else [])]
-    return Download(f"{stem}-errors.csv", CSV_TYPE, write_csv(header, flat))
+    return Download(f"{stem}-errors.csv", MEDIA_TYPES["csv"], write("csv", header, flat))
 
 
 def for_upload(svc: Runtime, queries: ReportQueries, retailer_id: str,

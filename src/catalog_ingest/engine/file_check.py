@@ -27,11 +27,12 @@ from catalog_ingest.engine.file_source import (
     SourceSpec,
     detect_format,
     read,
+    refused,
 )
 from catalog_ingest.engine.planner import CatalogState, Key, plan_upload
 from catalog_ingest.engine.processor import load_state
 from catalog_ingest.engine.staging import Staged
-from catalog_ingest.files.records import Row
+from catalog_ingest.files.records import Row, SourceError
 from catalog_ingest.files.validate import SourceValidator
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin
@@ -264,6 +265,9 @@ def check_file(svc: Runtime, retailer_id: str, staged: Staged, spec: SourceSpec,
         for row in read(staged.source, spec, fmt):
             checker.add(row)
         summary = checker.finish()
+    except SourceError as exc:  # the columns cannot make items: said once, for the file
+        checker.close()
+        raise refused(spec.name, exc) from None
     except BaseException:
         checker.close()
         raise

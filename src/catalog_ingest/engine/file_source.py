@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from catalog_ingest.domain.items import KNOWN_FIELDS
 from catalog_ingest.errors import InvalidInput
 from catalog_ingest.files import mapping as mapping_mod
 from catalog_ingest.files import sources
@@ -86,25 +85,15 @@ def read(path: Path, spec: SourceSpec, fmt: str) -> Iterator[Row]:
     try:
         info = sources.inspect(path, sources.SourceOptions(
             format=fmt, encoding=source.encoding, sheet=spec.sheet))
-        first = True
-        for row in sources.read_rows(info, sources.SourceOptions(delimiter=source.delimiter)):
-            if first and row.header is not None:
-                check_columns(list(row.header), spec.mapping, spec.name)
-            first = False
-            yield row
+        yield from sources.read_rows(info, sources.SourceOptions(delimiter=source.delimiter))
     except sources.SourceError as exc:
-        where = f" (row {exc.line})" if exc.line else ""
-        raise FileRefused(f"{spec.name}{where}: {exc.reason}") from None
+        raise refused(spec.name, exc) from None
 
 
-def check_columns(columns: list[str], mapping: ItemMapping, name: str) -> None:
-    """Refuse, once, a file none of whose columns is a catalog field when there is no mapping."""
-    if mapping.columns or any(c in KNOWN_FIELDS for c in columns):
-        return
-    shown = ", ".join(columns[:8]) + (", …" if len(columns) > 8 else "")
-    raise FileRefused(
-        f"No column of {name} matches a catalog field (its columns: {shown}). Rename the "
-        "columns to the API's field names (item_sku, external_product_id, item_name, "
-        "store_id, …) as in the template, or give a mapping such as:\n"
-        '[columns]\nitem_sku = "sku"\nexternal_product_id = "barcode"\nitem_name = "name"\n'
-        'store_id = "store"\nstandard_price = "price"')
+def refused(name: str, exc: sources.SourceError) -> FileRefused:
+    """A reader's error as the portal says it (a mapping is given in the form, not a flag)."""
+    where = f" (row {exc.line})" if exc.line else ""
+    reason = exc.reason.replace("a mapping file (--mapping FILE.toml)",
+                                "a mapping (the Mapping box of the upload form)")
+    reason = reason.replace(" (or give --store STORE_ID)", "")
+    return FileRefused(f"{name}{where}: {reason}")

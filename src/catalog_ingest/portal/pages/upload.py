@@ -8,7 +8,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import BaseRoute
 
-from catalog_ingest.engine import batch_submit, errors_file, file_check, file_templates
+from catalog_ingest.engine import batch_submit, errors_file, file_check
 from catalog_ingest.engine.accounts import PortalUser, Role
 from catalog_ingest.engine.file_source import FileRefused, SourceSpec, parse_mapping_text
 from catalog_ingest.engine.staging import Owner, StagedFileGone, StagingArea
@@ -116,7 +116,7 @@ def routes(portal: Portal) -> list[BaseRoute]:
         kind = request.path_params["kind"]
         if kind not in ("csv", "xlsx"):
             raise PageError(404, "No such template", "Templates are CSV or Excel (xlsx).")
-        return _download(await portal.call(file_templates.template, kind))
+        return _download(await portal.call(errors_file.template, kind))
 
     return [
         portal.route("/upload", upload_form, role=Role.EDITOR, name="upload"),
