@@ -9,6 +9,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from catalog_ingest.api.errors import json_response, to_response
 
+#: Paths whose bodies are not held to the API's limit: the portal streams its file uploads to
+#: disk under its own (larger) limit and answers an oversized one with a page, not JSON.
+UNLIMITED_PREFIXES = ("/portal/",)
+
 
 class BodyTooLarge(Exception):
     pass
@@ -36,6 +40,9 @@ class EdgeMiddleware:
                                       (b"x-amzn-RequestId", request_id)]
             await send(message)
 
+        if scope["path"].startswith(UNLIMITED_PREFIXES):  # the portal sets its own limits
+            await self._guarded(scope, receive, send_with_id, lambda: started)
+            return
         declared = _content_length(scope)
         if declared is not None and declared > self.max_body_bytes:
             await _too_large(scope, receive, send_with_id)
@@ -48,6 +55,14 @@ class EdgeMiddleware:
             response = (json_response(413, {"message": "Request Entity Too Large"})
                         if isinstance(exc, BodyTooLarge) else to_response(exc))
             await response(scope, receive, send_with_id)
+
+    async def _guarded(self, scope: Scope, receive: Receive, send: Send, started: Any) -> None:
+        try:
+            await self.app(scope, receive, send)
+        except Exception as exc:
+            if started():
+                raise
+            await to_response(exc)(scope, receive, send)
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0

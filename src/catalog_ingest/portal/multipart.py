@@ -8,10 +8,12 @@ when the declared Content-Length is already over it.
 
 from __future__ import annotations
 
+import hmac
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Final
 
+from itsdangerous import BadSignature, URLSafeSerializer
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
@@ -116,3 +118,16 @@ async def receive_file(request: Request, dest: Path, max_bytes: int,
         except Exception as exc:  # python-multipart raises its own kinds for a broken body
             raise BadUpload(f"the upload could not be read ({type(exc).__name__})") from None
     return sink.received
+
+
+def csrf_ok(request: Request, token: str, cookie_name: str, signing_secret: str) -> bool:
+    """asgi-csrf's double-submit check for a streamed form: the form's token is the cookie's,
+    and the cookie carries asgi-csrf's signature."""
+    cookie = request.cookies.get(cookie_name, "")
+    if not cookie or not token or not hmac.compare_digest(cookie, token):
+        return False
+    try:
+        URLSafeSerializer(signing_secret).loads(cookie, salt="csrftoken")
+    except BadSignature:
+        return False
+    return True

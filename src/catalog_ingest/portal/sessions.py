@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import time
 from typing import Any
 
@@ -9,6 +11,8 @@ from starlette.requests import Request
 
 from catalog_ingest.engine.accounts import PortalUser
 
+#: asgi-csrf's cookie; streamed uploads check their token against it (portal/multipart.py).
+CSRF_COOKIE = "portal_csrftoken"
 _USER = "uid"
 _SEEN = "seen"
 _FLASH = "flash"
@@ -59,3 +63,13 @@ def pop_flashes(request: Request) -> list[dict[str, str]]:
         return []
     messages = request.session.pop(_FLASH, [])
     return [{"level": str(level), "text": str(text)} for level, text in messages]
+
+
+def portal_key(secret: bytes, purpose: str) -> str:
+    """A key of its own for each use of the server secret."""
+    return hmac.new(secret, f"catalog-ingest portal {purpose}".encode(), hashlib.sha256).hexdigest()
+
+
+def csrf_key(secret: bytes) -> str:
+    """asgi-csrf's signing secret."""
+    return portal_key(secret, "csrf")

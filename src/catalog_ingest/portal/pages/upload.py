@@ -13,8 +13,14 @@ from catalog_ingest.engine.accounts import PortalUser, Role
 from catalog_ingest.engine.file_source import FileRefused, SourceSpec, parse_mapping_text
 from catalog_ingest.engine.staging import Owner, StagedFileGone, StagingArea
 from catalog_ingest.portal.context import NavLink, Portal
-from catalog_ingest.portal.errors import PageError
-from catalog_ingest.portal.multipart import BadUpload, UploadTooLarge, receive_file
+from catalog_ingest.portal.errors import STALE_FORM_TEXT, PageError
+from catalog_ingest.portal.multipart import (
+    BadUpload,
+    UploadTooLarge,
+    csrf_ok,
+    receive_file,
+)
+from catalog_ingest.portal.sessions import CSRF_COOKIE, csrf_key
 
 NAV: tuple[NavLink, ...] = (NavLink("Upload a file", "/upload", Role.EDITOR, order=20),)
 PROBLEMS_PAGE: Final = 200
@@ -32,6 +38,7 @@ def _size(limit: int) -> str:
 def routes(portal: Portal) -> list[BaseRoute]:
     area = StagingArea(portal.settings.data_dir)
     limit = portal.settings.portal_max_upload_bytes
+    csrf_secret = csrf_key(portal.settings.secret_key)
 
     def form(request: Request, status: int = 200, error: str | None = None,
              values: dict[str, str] | None = None) -> Response:
@@ -47,6 +54,9 @@ def routes(portal: Portal) -> list[BaseRoute]:
         try:
             received = await receive_file(request, staged.source, limit)
             values = received.fields
+            if not csrf_ok(request, values.get("csrftoken", ""), CSRF_COOKIE, csrf_secret):
+                area.discard(staged)
+                raise PageError(403, "This form has expired", STALE_FORM_TEXT)
             if not received.file_name:
                 raise FileRefused("Choose a file to check (CSV, JSON, JSON Lines or Excel).")
             spec = SourceSpec(received.file_name, values.get("format") or None,

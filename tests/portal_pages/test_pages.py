@@ -1,0 +1,56 @@
+"""The upload, check, report and catalog pages over HTTP, against the real engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from catalog_ingest.engine.worker import drain
+from catalog_ingest.runtime import Runtime
+from tests.portal_engine.test_file_check import HEADER, ean
+from tests.portal_pages.conftest import Browser
+
+
+def upload(browser: Browser, text: str | bytes, name: str = "cat.csv",
+           **fields: str) -> Any:
+    content = text.encode() if isinstance(text, str) else text
+    return browser.post("/upload", fields, files={"file": (name, content)})
+
+
+def test_check_submit_report_and_catalog(editor: Browser, svc: Runtime) -> None:
+    text = HEADER + (f"A,{ean(1)},<script>alert(1)</script>,store-01,1\n"
+                     f"B,{ean(1)},Thief,store-01,1\nC,123,=cmd|calc,store-01,1\n")
+    response = upload(editor, text)
+    assert response.status_code == 303, response.text
+    check = editor.get(response.headers["location"].removeprefix("/portal"))
+    assert check.status_code == 200
+    assert "BARCODE_CONFLICT" in check.text and "INVALID_BARCODE" in check.text
+    assert "<script>alert(1)" not in check.text
+    problems = editor.client.get(response.headers["location"] + "/problems")
+    assert problems.status_code == 200 and b"'=cmd|calc" in problems.content
+    submitted = editor.post(response.headers["location"].removeprefix("/portal") + "/submit")
+    assert submitted.status_code == 303
+    upload_page = submitted.headers["location"]
+    assert upload_page.startswith("/portal/uploads/")
+    assert drain(svc) == ["DONE"]
+    ingestion_id = upload_page.rsplit("/", 1)[1]
+    report = editor.get(f"/uploads/{ingestion_id}/report?status=ACCEPTED")
+    assert report.status_code == 200 and "store-01" in report.text
+    assert "&lt;script&gt;" not in report.text or "<script>alert" not in report.text
+    assert editor.client.get(f"/portal/uploads/{ingestion_id}/report.json").json()[
+        "processingStatus"] == "DONE"
+    assert editor.client.get(f"/portal/uploads/{ingestion_id}/report.zip?store=store-01"
+                             ).status_code == 200
+    assert editor.client.get(f"/portal/uploads/{ingestion_id}/errors").status_code == 200
+    found = editor.get(f"/catalog?store=store-01&q={ean(1)[:4]}+{ean(1)[4:]}")
+    assert found.status_code == 200 and ">A</a>" in found.text
+    item = editor.get("/catalog/item?store=store-01&sku=A")
+    assert item.status_code == 200 and "&lt;script&gt;alert(1)&lt;/script&gt;" in item.text
+
+
+def test_bad_files_get_a_message_on_the_page(editor: Browser) -> None:
+    for content, name, needle in [(b"", "e.csv", "The file is empty"),
+                                  (b"PK\x03\x04garbage", "b.xlsx", "not a readable Excel"),
+                                  (b"a,b\n1,2\n", "x.csv", "no column of the file")]:
+        response = upload(editor, content, name)
+        assert response.status_code == 400, (name, response.status_code)
+        assert needle in response.text, (name, response.text[:3000])
