@@ -13,7 +13,14 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from bench import bench_accept, bench_memory, bench_mmc, bench_process, bench_sustained
+from bench import (
+    bench_accept,
+    bench_memory,
+    bench_mmc,
+    bench_portal,
+    bench_process,
+    bench_sustained,
+)
 from bench.common import BENCH_DIR, BenchResult, git_commit, machine
 
 BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
@@ -22,6 +29,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "memory": bench_memory.run,
     "sustained": bench_sustained.run,  # also the `resync` target
     "mmc": bench_mmc.run,  # status p50, rejection report, listCatalogItems steadiness
+    "portal": bench_portal.run,  # upload check vs validate; catalog pages on a 1M store
 }
 RESULTS = BENCH_DIR / "RESULTS.md"
 

@@ -87,7 +87,8 @@ def submit(svc: Runtime, owner: Owner, staged: Staged) -> Submitted:
         ingestion_id = intake.accept(
             svc, retailer_id=owner.retailer_id, kind=UploadKind.UPLOAD, body=body,
             item_count=len(items), store_ids=_stores(items),
-            idempotency_key=f"portal-file:{key_base}:{position}",
+            idempotency_key=f"portal-file:{key_base}:{position}", source="portal",
+            batch_id=batch_id,
         )
         lines_key = f"portal/batches/{batch_id}/{position}.lines.json"
         svc.blobs.put(lines_key, _encode(lines))

@@ -137,7 +137,7 @@ def _upload_one(svc: Runtime, retailer_id: str, item: dict[str, Any], nonce: str
     intake.check_stores(svc, retailer_id, [item["store_id"]])
     return intake.accept(svc, retailer_id=retailer_id, kind=UploadKind.UPLOAD, body=body,
                          item_count=1, store_ids=[item["store_id"]],
-                         idempotency_key=_key(kind, nonce))
+                         idempotency_key=_key(kind, nonce), source="portal")
 
 
 def save(svc: Runtime, retailer_id: str, store_id: str, sku: str, form: Mapping[str, str],
@@ -189,4 +189,5 @@ def archive(svc: Runtime, retailer_id: str, store_id: str, sku: str, version: st
     body = _encode({"itemSkus": [sku], "allApplicableStores": stores})
     intake.check_all_stores(svc, retailer_id, stores)
     return intake.accept(svc, retailer_id=retailer_id, kind=UploadKind.ARCHIVE, body=body,
-                         item_count=1, store_ids=stores, idempotency_key=_key("archive", nonce))
+                         item_count=1, store_ids=stores, idempotency_key=_key("archive", nonce),
+                         source="portal")
