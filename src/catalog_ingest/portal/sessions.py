@@ -59,3 +59,9 @@ def pop_flashes(request: Request) -> list[dict[str, str]]:
         return []
     messages = request.session.pop(_FLASH, [])
     return [{"level": str(level), "text": str(text)} for level, text in messages]
+
+
+def csrf_token(request: Request) -> str:
+    """The token every state-changing form and htmx request must carry (asgi-csrf's)."""
+    get = request.scope.get("csrftoken")
+    return str(get()) if callable(get) else ""
