@@ -52,8 +52,7 @@ def url(path: str, **query: Any) -> str:
 def make_environment() -> jinja2.Environment:
     """Templates with autoescape on for every file (user input is always escaped)."""
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True,
-                             undefined=jinja2.StrictUndefined, trim_blocks=True,
-                             lstrip_blocks=True)
+                             trim_blocks=True, lstrip_blocks=True)
     env.globals["url"] = url
     env.filters.update(formatting.FILTERS)
     return env
@@ -80,7 +79,7 @@ class Portal:
         """A page (or an htmx fragment) with what every template may use."""
         user = getattr(request.state, "user", None)
         base = {
-            "request": request, "user": user, "csrf_token": csrf_token(request),
+            "request": request, "user": user, "csrf_token": sessions.csrf_token(request),
             "messages": sessions.pop_flashes(request), "nav": self.nav_for(user, request),
             "now": time.time(), "Role": Role,
         }
@@ -144,13 +143,10 @@ class Portal:
         """To the log-in page, coming back here afterwards (htmx: a full-page redirect)."""
         htmx = bool(request.headers.get("hx-request"))
         back = request.url.path if request.method == "GET" and not htmx else None
+        if request.method != "GET":
+            sessions.flash(request, "You are not logged in any more (your session ended), so "
+                           "that was not done. Log in and try again.", "error")
         target = url("/login", next=back)
         if htmx:
             return Response(status_code=204, headers={"HX-Redirect": target})
         return RedirectResponse(target, status_code=303)
-
-
-def csrf_token(request: Request) -> str:
-    """The token every state-changing form and htmx request must carry (asgi-csrf's)."""
-    get = request.scope.get("csrftoken")
-    return str(get()) if callable(get) else ""

@@ -23,6 +23,7 @@ from catalog_ingest.errors import (
     NotFound,
     TransientError,
 )
+from catalog_ingest.portal import sessions
 
 log = logging.getLogger(__name__)
 
@@ -52,9 +53,10 @@ def error_page(env: jinja2.Environment, request: Request | None, status: int, ti
                message: str, reference: str | None = None) -> HTMLResponse:
     """The error page; works without a session or a logged-in user (e.g. a CSRF failure)."""
     user = getattr(request.state, "user", None) if request is not None else None
+    token = sessions.csrf_token(request) if request is not None and user is not None else ""
     body = env.get_template("error.html").render(
         request=request, user=user, status=status, title=title, message=message,
-        reference=reference, messages=[], nav=[], csrf_token="",
+        reference=reference, messages=[], nav=[], csrf_token=token,
     )
     return HTMLResponse(body, status)
 

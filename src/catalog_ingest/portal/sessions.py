@@ -73,3 +73,9 @@ def portal_key(secret: bytes, purpose: str) -> str:
 def csrf_key(secret: bytes) -> str:
     """asgi-csrf's signing secret."""
     return portal_key(secret, "csrf")
+
+
+def csrf_token(request: Request) -> str:
+    """The token every state-changing form and htmx request must carry (asgi-csrf's)."""
+    get = request.scope.get("csrftoken")
+    return str(get()) if callable(get) else ""
