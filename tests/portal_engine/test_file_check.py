@@ -121,7 +121,8 @@ def test_conflicts_carry_across_chunks(svc: Runtime, tenant: Tenant) -> None:
 @pytest.mark.parametrize(("content", "name", "needle"), [
     ("", "empty.csv", "The file is empty"),
     (b"\x89PNG\r\n\x1a\n\x00\x00\x00", "picture.csv", "not a catalog file"),
-    ("sku,barcode,name,store,price\nA,1,x,s,1\n", "mine.csv", "no column of the file is an API field"),
+    ("sku,barcode,name,store,price\nA,1,x,s,1\n", "mine.csv",
+     "no column of the file is an API field"),
     (HEADER, "header.csv", "has no items"),
     ("not a zip", "book.xlsx", "not an Excel workbook"),
 ])
@@ -263,3 +264,17 @@ def test_errors_only_file_of_a_processed_xlsx_upload(svc: Runtime, tenant: Tenan
     assert rows[0][1:6] == tuple(HEADER.strip().split(","))
     assert [r[1] for r in rows[1:]] == ["B"]
     assert "BARCODE_CONFLICT" in str(rows[1][0])
+
+
+def test_text_no_database_can_store_is_refused(svc: Runtime, tenant: Tenant) -> None:
+    def row(sku: str, code: str, name: str) -> str:
+        return ('{"item_sku": "%s", "external_product_id": "%s", "item_name": "%s", '
+                '"store_id": "store-01"}\n' % (sku, code, name))
+
+    text = row("A", ean(1), "Nul\\u0000name") + row("B", ean(2), "Back\\\\u0000slash") + \
+        row("C", ean(3), "Lone \\ud800")
+    _, staged, summary = check(svc, tenant, text, "items.jsonl")
+    assert (summary.valid, summary.invalid) == (1, 2)
+    problems = file_check.read_problems(staged, "ERROR")[0]
+    # msgspec refuses a lone surrogate escape while reading: the row is unreadable.
+    assert [(p.line, p.code) for p in problems] == [(1, "INVALID_TEXT"), (3, "UNREADABLE_ROW")]

@@ -233,27 +233,32 @@ class FileChecker:
 
 
 def _unstorable(item: dict[str, Any]) -> Issue | None:
-    """NUL or a lone surrogate in any string: no database stores those (the API refuses them)."""
-    stack: list[Any] = [item]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            if "\x00" in value or not _utf8(value):
-                return error(INVALID_TEXT, None, "The row holds a NUL character or text that "
-                             "is not valid Unicode, which cannot be stored")
-        elif isinstance(value, dict):
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return None
+    """NUL or a lone surrogate in any string: no database stores those (the API refuses them).
 
-
-def _utf8(value: str) -> bool:
+    One JSON encoding per row finds both: a lone surrogate cannot be encoded, a NUL is
+    written as the escape \\u0000.
+    """
     try:
-        value.encode("utf-8")
+        if b"\\u0000" not in _encode(item):
+            return None
     except UnicodeEncodeError:
-        return False
-    return True
+        return _bad_text()
+    return _bad_text() if _has_nul(item) else None  # or a literal backslash-u0000 in the text
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_nul(v) for v in value)
+    return False
+
+
+def _bad_text() -> Issue:
+    return error(INVALID_TEXT, None, "The row holds a NUL character or text that is not valid "
+                 "Unicode, which cannot be stored")
 
 
 def check_file(svc: Runtime, retailer_id: str, staged: Staged, spec: SourceSpec,
