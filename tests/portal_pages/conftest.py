@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -54,3 +55,13 @@ def editor(svc: Runtime, tenant: Tenant) -> Iterator[Browser]:
     app = create_app(svc.settings, runtime=svc)
     with TestClient(app, base_url="http://testserver") as client:
         yield login(client, "editor@example.com")
+
+
+@pytest.fixture
+def small_editor(svc: Runtime, tenant: Tenant) -> Iterator[Browser]:
+    """An editor of a portal whose upload limit is 4 KiB."""
+    accounts.create_user(svc, tenant.retailer_id, "small@example.com", PASSWORD, "editor")
+    small = dataclasses.replace(svc, settings=svc.settings.replace(portal_max_upload_bytes=4096))
+    app = create_app(small.settings, runtime=small)
+    with TestClient(app, base_url="http://testserver") as client:
+        yield login(client, "small@example.com")

@@ -54,3 +54,46 @@ def test_bad_files_get_a_message_on_the_page(editor: Browser) -> None:
         response = upload(editor, content, name)
         assert response.status_code == 400, (name, response.status_code)
         assert needle in response.text, (name, response.text[:3000])
+
+
+def test_an_upload_without_its_form_token_is_refused_and_nothing_kept(
+        editor: Browser, svc: Runtime) -> None:
+    editor.token = "forged"
+    response = upload(editor, HEADER + f"A,{ean(1)},Apple,store-01,1\n")
+    assert response.status_code == 403 and "This form has expired" in response.text
+    staging = svc.settings.data_dir / "portal-staging"
+    assert not any(staging.iterdir()) if staging.exists() else True
+
+
+def test_a_file_over_the_limit_is_refused_before_it_is_read(small_editor: Browser) -> None:
+    big = HEADER + "x" * 5000
+    response = upload(small_editor, big)
+    assert response.status_code == 413 and "larger than the limit" in response.text
+    assert "Check the file" in response.text  # the form again, to choose another file
+
+
+def test_a_stale_edit_form_sends_nothing(editor: Browser, svc: Runtime) -> None:
+    response = upload(editor, HEADER + f"A,{ean(1)},Apple,store-01,1\n")
+    editor.get(response.headers["location"].removeprefix("/portal"))
+    editor.post(response.headers["location"].removeprefix("/portal") + "/submit")
+    assert drain(svc) == ["DONE"]
+    form = editor.get("/catalog/item/edit?store=store-01&sku=A")
+    assert form.status_code == 200
+    fields = {"store": "store-01", "sku": "A", "version": "an-older-upload", "nonce": "n1",
+              "external_product_id": ean(1), "item_name": "Renamed"}
+    stale = editor.post("/catalog/item/edit", fields)
+    assert stale.status_code == 409 and "changed" in stale.text
+    assert drain(svc) == []
+    bad = editor.post("/catalog/item/edit", {**fields, "version": _version(editor),
+                                             "standard_price": "4,99"})
+    assert bad.status_code == 400 and 'aria-invalid="true"' in bad.text
+    assert drain(svc) == []
+
+
+def _version(editor: Browser) -> str:
+    import re
+
+    page = editor.get("/catalog/item/edit?store=store-01&sku=A")
+    found = re.search(r'name="version" value="([^"]+)"', page.text)
+    assert found
+    return found.group(1)
