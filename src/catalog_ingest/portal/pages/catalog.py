@@ -7,6 +7,8 @@ may hold any character, a slash included.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from starlette.datastructures import FormData
 from starlette.requests import Request
@@ -19,6 +21,7 @@ from catalog_ingest.engine.catalog_search import Query
 from catalog_ingest.portal.context import NavLink, Portal
 from catalog_ingest.portal.errors import not_found
 
+T = TypeVar("T")
 NAV: tuple[NavLink, ...] = (NavLink("Catalog", "/catalog", Role.VIEWER, order=30),)
 STATUSES = (("", "Any status"), ("ACTIVE", "Active"), ("ARCHIVED", "Archived"))
 LABELS = {
@@ -42,102 +45,115 @@ def _form_dict(form: FormData) -> dict[str, str]:
     return {k: str(v) for k, v in form.items() if isinstance(v, str)}
 
 
-def routes(portal: Portal) -> list[BaseRoute]:
-    svc = portal.runtime
+class CatalogPages:
+    """The handlers of the catalog pages (one instance per portal)."""
 
-    async def catalog(request: Request, user: PortalUser) -> Response:
-        stores = await portal.call(catalog_search.retailer_stores, svc, user.retailer_id)
-        store = request.query_params.get("store") or (stores[0].store_id if stores else "")
-        if not store:
-            return portal.render(request, "catalog.html", stores=[], store="", page=None,
-                                 query=Query(""), statuses=STATUSES)
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+        self.svc = portal.runtime
+
+    async def call(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(runtime, *args)` off the event loop."""
+        return await self.portal.call(fn, self.svc, *args)
+
+    def _edit_page(self, request: Request, status: int, store: str, sku: str,
+                   values: dict[str, str], version: str, errors: dict[str, list[str]],
+                   stale: str | None, nonce: str | None = None) -> Response:
+        return self.portal.render(request, "item_edit.html", status=status, store=store, sku=sku,
+                                  values=values, errors=errors, version=version,
+                                  nonce=nonce or uuid.uuid4().hex, labels=LABELS, stale=stale)
+
+    async def catalog(self, request: Request, user: PortalUser) -> Response:
+        stores = await self.call(catalog_search.retailer_stores, user.retailer_id)
         q = request.query_params
+        store = q.get("store") or (stores[0].store_id if stores else "")
         query = Query(store, q.get("q", "")[:255], q.get("status", ""),
                       q.get("problems") == "1", q.get("cursor") or None)
-        page = await portal.call(catalog_search.search, svc, user.retailer_id, query)
-        return portal.render(request, "catalog.html", stores=stores, store=store, page=page,
-                             query=query, statuses=STATUSES)
+        page = await self.call(catalog_search.search, user.retailer_id, query) if store else None
+        return self.portal.render(request, "catalog.html", stores=stores, store=store,
+                                  page=page, query=query, statuses=STATUSES)
 
-    async def item_page(request: Request, user: PortalUser) -> Response:
+    async def item_page(self, request: Request, user: PortalUser) -> Response:
         store, sku = _key(request)
-        detail = await portal.call(catalog_search.item_detail, svc, user.retailer_id, store, sku)
-        scope = []
+        detail = await self.call(catalog_search.item_detail, user.retailer_id, store, sku)
+        scope: list[str] = []
         if detail.item is not None and detail.item["status"] == "ACTIVE":
-            scope = await portal.call(item_edit.archive_scope, svc, user.retailer_id, sku)
-        return portal.render(request, "item.html", store=store, sku=sku, detail=detail,
-                             scope=scope, nonce=uuid.uuid4().hex, labels=LABELS)
+            scope = await self.call(item_edit.archive_scope, user.retailer_id, sku)
+        return self.portal.render(request, "item.html", store=store, sku=sku, detail=detail,
+                                  scope=scope, nonce=uuid.uuid4().hex, labels=LABELS)
 
-    async def edit_form(request: Request, user: PortalUser) -> Response:
+    async def edit_form(self, request: Request, user: PortalUser) -> Response:
         store, sku = _key(request)
-        detail = await portal.call(catalog_search.item_detail, svc, user.retailer_id, store, sku)
+        detail = await self.call(catalog_search.item_detail, user.retailer_id, store, sku)
         if detail.item is None:
             raise not_found()
-        return portal.render(request, "item_edit.html", store=store, sku=sku,
-                             values=item_edit.form_values(detail.item), errors={},
-                             version=detail.item["ingestionId"], nonce=uuid.uuid4().hex,
-                             labels=LABELS, stale=None)
+        return self._edit_page(request, 200, store, sku, item_edit.form_values(detail.item),
+                               detail.item["ingestionId"], {}, None)
 
-    async def edit_submit(request: Request, user: PortalUser) -> Response:
+    async def edit_submit(self, request: Request, user: PortalUser) -> Response:
         form = await request.form()
         store, sku = _key(request, form)
         values = _form_dict(form)
         version, nonce = values.get("version", ""), values.get("nonce", "")
         try:
-            outcome = await portal.call(item_edit.save, svc, user.retailer_id, store, sku,
-                                        values, version, nonce)
+            outcome = await self.call(item_edit.save, user.retailer_id, store, sku, values,
+                                      version, nonce)
         except item_edit.StaleForm as exc:
-            detail = await portal.call(catalog_search.item_detail, svc, user.retailer_id,
-                                       store, sku)
+            detail = await self.call(catalog_search.item_detail, user.retailer_id, store, sku)
             current = detail.item or {}
-            return portal.render(request, "item_edit.html", status=409, store=store, sku=sku,
-                                 values=item_edit.form_values(current), errors={},
-                                 version=current.get("ingestionId", ""), nonce=uuid.uuid4().hex,
-                                 labels=LABELS, stale=str(exc))
-        if outcome.ingestion_id is None and not outcome.unchanged:
-            return portal.render(request, "item_edit.html", status=400, store=store, sku=sku,
-                                 values=values, errors=outcome.errors, version=version,
-                                 nonce=nonce, labels=LABELS, stale=None)
+            return self._edit_page(request, 409, store, sku, item_edit.form_values(current),
+                                   current.get("ingestionId", ""), {}, str(exc))
         if outcome.unchanged:
-            return portal.redirect(request, "/catalog/item", "Nothing changed: the item already "
-                                   "has these values.", "info", store=store, sku=sku)
-        return portal.redirect(request, f"/uploads/{outcome.ingestion_id}",
-                               f"Saved {sku}: submitted as a one-item upload.", "success")
+            return self.portal.redirect(request, "/catalog/item", "Nothing changed: the item "
+                                        "already has these values.", "info", store=store, sku=sku)
+        if outcome.ingestion_id is None:
+            return self._edit_page(request, 400, store, sku, values, version, outcome.errors,
+                                   None, nonce)
+        return self.portal.redirect(request, f"/uploads/{outcome.ingestion_id}",
+                                    f"Saved {sku}: submitted as a one-item upload.", "success")
 
-    async def archive(request: Request, user: PortalUser) -> Response:
+    async def archive(self, request: Request, user: PortalUser) -> Response:
         form = await request.form()
         store, sku = _key(request, form)
+        version, nonce = str(form.get("version", "")), str(form.get("nonce", ""))
         try:
-            ingestion_id = await portal.call(item_edit.archive, svc, user.retailer_id, store,
-                                             sku, str(form.get("version", "")),
-                                             str(form.get("nonce", "")))
+            ingestion_id = await self.call(item_edit.archive, user.retailer_id, store, sku,
+                                           version, nonce)
         except item_edit.StaleForm as exc:
-            return portal.redirect(request, "/catalog/item", str(exc), "error", store=store,
-                                   sku=sku)
-        return portal.redirect(request, f"/uploads/{ingestion_id}",
-                               f"Archiving {sku}: submitted as an archive request.", "success")
+            return self.portal.redirect(request, "/catalog/item", str(exc), "error",
+                                        store=store, sku=sku)
+        return self.portal.redirect(request, f"/uploads/{ingestion_id}",
+                                    f"Archiving {sku}: submitted as an archive request.",
+                                    "success")
 
-    async def reactivate(request: Request, user: PortalUser) -> Response:
+    async def reactivate(self, request: Request, user: PortalUser) -> Response:
         form = await request.form()
         store, sku = _key(request, form)
+        version, nonce = str(form.get("version", "")), str(form.get("nonce", ""))
         try:
-            outcome = await portal.call(item_edit.reactivate, svc, user.retailer_id, store, sku,
-                                        str(form.get("version", "")), str(form.get("nonce", "")))
+            outcome = await self.call(item_edit.reactivate, user.retailer_id, store, sku,
+                                      version, nonce)
         except item_edit.StaleForm as exc:
-            return portal.redirect(request, "/catalog/item", str(exc), "error", store=store,
-                                   sku=sku)
+            return self.portal.redirect(request, "/catalog/item", str(exc), "error",
+                                        store=store, sku=sku)
         if outcome.ingestion_id is None:
             problems = "; ".join(m for ms in outcome.errors.values() for m in ms)
-            return portal.redirect(request, "/catalog/item", f"{sku} cannot be reactivated "
-                                   f"as it is: {problems}. Edit it instead.", "error",
-                                   store=store, sku=sku)
-        return portal.redirect(request, f"/uploads/{outcome.ingestion_id}",
-                               f"Reactivating {sku}: submitted as a one-item upload.", "success")
+            return self.portal.redirect(request, "/catalog/item", f"{sku} cannot be "
+                                        f"reactivated as it is: {problems}. Edit it instead.",
+                                        "error", store=store, sku=sku)
+        return self.portal.redirect(request, f"/uploads/{outcome.ingestion_id}",
+                                    f"Reactivating {sku}: submitted as a one-item upload.",
+                                    "success")
 
+
+def routes(portal: Portal) -> list[BaseRoute]:
+    pages = CatalogPages(portal)
+    editor, post = Role.EDITOR, ["POST"]
     return [
-        portal.route("/catalog", catalog, role=Role.VIEWER, name="catalog"),
-        portal.route("/catalog/item", item_page, role=Role.VIEWER),
-        portal.route("/catalog/item/edit", edit_form, role=Role.EDITOR),
-        portal.route("/catalog/item/edit", edit_submit, methods=["POST"], role=Role.EDITOR),
-        portal.route("/catalog/item/archive", archive, methods=["POST"], role=Role.EDITOR),
-        portal.route("/catalog/item/reactivate", reactivate, methods=["POST"], role=Role.EDITOR),
+        portal.route("/catalog", pages.catalog, role=Role.VIEWER, name="catalog"),
+        portal.route("/catalog/item", pages.item_page, role=Role.VIEWER),
+        portal.route("/catalog/item/edit", pages.edit_form, role=editor),
+        portal.route("/catalog/item/edit", pages.edit_submit, methods=post, role=editor),
+        portal.route("/catalog/item/archive", pages.archive, methods=post, role=editor),
+        portal.route("/catalog/item/reactivate", pages.reactivate, methods=post, role=editor),
     ]
