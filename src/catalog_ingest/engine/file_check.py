@@ -30,7 +30,7 @@ from catalog_ingest.engine.file_source import (
     refused,
 )
 from catalog_ingest.engine.planner import CatalogState, Key, plan_upload
-from catalog_ingest.engine.processor import load_state
+from catalog_ingest.engine.processor import gc_paused, load_state
 from catalog_ingest.engine.staging import Staged
 from catalog_ingest.files.records import Row, SourceError
 from catalog_ingest.files.validate import SourceValidator
@@ -267,9 +267,10 @@ def check_file(svc: Runtime, retailer_id: str, staged: Staged, spec: SourceSpec,
     fmt = detect_format(staged.source, spec.name, spec.format)
     checker = FileChecker(svc, retailer_id, staged, spec)
     try:
-        for row in read(staged.source, spec, fmt):
-            checker.add(row)
-        summary = checker.finish()
+        with gc_paused():  # as for processing: no cyclic GC rescans of the live rows
+            for row in read(staged.source, spec, fmt):
+                checker.add(row)
+            summary = checker.finish()
     except SourceError as exc:  # the columns cannot make items: said once, for the file
         checker.close()
         raise refused(spec.name, exc) from None
