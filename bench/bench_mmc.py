@@ -45,9 +45,9 @@ from bench.common import (
     serve_argv,
     sign,
 )
-from catalog_ingest.api.mmc.status import StatusService, report_row
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import intake
+from catalog_ingest.engine.merchant_center import StatusService, report_row
 from catalog_ingest.engine.rejection_report import offer_snippet
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.runtime import Runtime, open_runtime

@@ -73,8 +73,9 @@ class LinkInvalid(AuthenticationFailed):
         super().__init__(INVALID_MESSAGE)
 
 
-class Unsealable(ValueError):
-    """A sealed value that does not open under this secret and context (altered or foreign)."""
+class Unsealable(ConfigurationError):
+    """A sealed value that does not open under this secret and context (altered or foreign;
+    for a stored secret: the server secret is not the one it was sealed with)."""
 
 
 def _check_secret(secret: bytes) -> None:

@@ -1,10 +1,18 @@
-"""Service configuration: one immutable Settings value, from the environment or built in code."""
+"""Service configuration, declared once: each setting's name, variable, default and meaning.
+
+`Settings` is the table. Each field is declared with `setting(...)`, which records its
+environment variable (``CATALOG_INGEST_`` + the upper-cased name), how a value is parsed, and
+what it means; `from_env` reads every field from that, and `docs/configuration.md` shows the
+same table (`markdown_table`; a test keeps the document equal to it). Command-line options
+(`serve --data-dir`, …) are keyword overrides of `from_env`, so they win.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,48 +21,109 @@ from catalog_ingest.errors import ConfigurationError
 
 ENV_PREFIX = "CATALOG_INGEST_"
 
+Parser = Callable[[str, str], Any]
+
+
+def _text(name: str, raw: str) -> str:
+    return raw
+
+
+def _path(name: str, raw: str) -> Path:
+    return Path(raw)
+
+
+def _int(name: str, raw: str) -> int:
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be an integer, not {raw!r}") from exc
+
+
+def _seconds(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be a number, not {raw!r}") from exc
+    if not value >= 0 or value == float("inf"):
+        raise ConfigurationError(f"{name} must be a finite number >= 0, not {raw!r}")
+    return value
+
+
+def _hex(name: str, raw: str) -> bytes:
+    try:
+        return bytes.fromhex(raw)
+    except ValueError as exc:
+        raise ConfigurationError(f"{name} must be hexadecimal") from exc
+
+
+def setting(default: Any, meaning: str, parse: Parser = _text, *, shown: str | None = None,
+            env: bool = True, secret: bool = False) -> Any:
+    """A field of `Settings`: its default, what it means, how its variable is parsed.
+
+    ``shown`` is the default as the documentation states it (when the value in code is a
+    placeholder resolved later, e.g. from the data directory); ``env=False`` for values the
+    process sets itself.
+    """
+    return field(default=default, repr=not secret, metadata={
+        "meaning": meaning, "parse": parse, "shown": shown, "env": env})
+
 
 @dataclass(frozen=True)
 class Settings:
     """Everything the service needs to know; `create_app(settings)` and the worker take one."""
 
-    data_dir: Path = Path("./catalog-data")
-    database_url: str = ""
-    blob_url: str = ""
-    redis_url: str | None = None
-    public_url: str | None = None
-    region: str = "us-east-1"
-    rate_limit: str = "10/second"
-    max_body_bytes: int = 10 * 1024 * 1024
-    report_link_ttl: int = 3600
-    secret_key: bytes = field(default=b"", repr=False)
-    #: How long an INPROGRESS claim lasts without a heartbeat before another worker may take it.
-    lease_seconds: float = 30.0
-    #: How often an idle worker looks for new uploads (it is also woken in-process).
-    poll_interval: float = 0.5
-    #: Attempts before an upload whose processing keeps failing is marked FATAL.
-    max_attempts: int = 3
-    idempotency_ttl: int = 24 * 3600
-    notify_retry_seconds: int = 24 * 3600
-    #: First retry delay of a failed notification delivery; doubles per attempt (with jitter).
-    notify_backoff_base: float = 1.0
-    #: The longest delay between two delivery attempts of one notification.
-    notify_backoff_max: float = 600.0
-    #: Timeout of one delivery attempt (HTTP POST or SQS SendMessage), seconds.
-    notify_timeout: float = 10.0
-    #: A portal session ends after this many seconds without a request from its user.
-    portal_session_idle: int = 30 * 60
-    #: The largest file the portal's upload page takes (refused before it is read in full).
-    portal_max_upload_bytes: int = 64 * 1024 * 1024
-    #: An upload queued longer than this while no worker is alive is shown as stuck.
-    portal_stuck_after: float = 180.0
-    #: Failed portal log-ins allowed per account, and per client address (`limits` notation);
-    #: past the limit log-in is refused until the window has moved on.
-    login_failures_per_account: str = "5/15 minutes"
-    login_failures_per_address: str = "20/15 minutes"
-    #: The address `serve` listens on (set by `serve`, not configured): the base of the URLs in
-    #: notifications when `public_url` is unset, since a notification has no request to copy.
-    listen_url: str | None = None
+    data_dir: Path = setting(Path("./catalog-data"), "embedded database, payloads, reports, "
+                             "generated secrets", _path, shown="`./catalog-data`")
+    database_url: str = setting("", "or `postgresql://user@host/db` (psycopg 3 is used)",
+                                shown="`sqlite:///<data dir>/catalog.db`")
+    blob_url: str = setting("", "or `s3://bucket/prefix`; `AWS_ENDPOINT_URL_S3` for "
+                            "S3-compatible stores", shown="`file://<data dir>/blobs`")
+    redis_url: str | None = setting(None, "shared rate-limit counters for several API "
+                                    "processes", shown="unset: in-process limits")
+    public_url: str | None = setting(None, "base of pre-signed links and notification URLs "
+                                     "(set it behind a proxy)",
+                                     shown="the request's own base URL")
+    region: str = setting("us-east-1", "SigV4 region requests must be scoped to")
+    rate_limit: str = setting("10/second", "per retailer, all signed endpoints together "
+                              "(`limits` syntax)")
+    max_body_bytes: int = setting(10 * 1024 * 1024, "larger bodies get 413 before they are "
+                                  "read", _int)
+    report_link_ttl: int = setting(3600, "seconds a report link stays valid", _int)
+    secret_key: bytes = setting(b"", "hex; signs links, seals API key secrets. Give every "
+                                "process of one deployment the same value", _hex,
+                                shown="generated into `<data dir>/secrets/server.key`",
+                                secret=True)
+    lease_seconds: float = setting(30.0, "how long an INPROGRESS claim lasts without a "
+                                   "heartbeat before another worker may take it", _seconds)
+    poll_interval: float = setting(0.5, "how often an idle worker looks for new uploads "
+                                   "(in-process workers are also woken at once)", _seconds)
+    max_attempts: int = setting(3, "attempts before an upload whose processing keeps "
+                                "failing is marked FATAL", _int)
+    idempotency_ttl: int = setting(24 * 3600, "seconds an `Idempotency-Key` is remembered",
+                                   _int)
+    notify_retry_seconds: int = setting(24 * 3600, "how long failed notification deliveries "
+                                        "are retried", _int)
+    notify_backoff_base: float = setting(1.0, "first retry delay (seconds) of a failed "
+                                         "delivery, doubled per attempt with jitter", _seconds)
+    notify_backoff_max: float = setting(600.0, "longest retry delay (seconds)", _seconds)
+    notify_timeout: float = setting(10.0, "timeout of one delivery attempt (HTTP POST or SQS "
+                                    "SendMessage), seconds", _seconds)
+    portal_session_idle: int = setting(30 * 60, "seconds without a request after which a "
+                                       "portal session ends", _int)
+    portal_stuck_after: float = setting(180.0, "seconds an upload may wait in the queue while "
+                                        "no worker is alive before the portal shows it as "
+                                        "stuck", _seconds)
+    login_failures_per_account: str = setting("5/15 minutes", "failed portal log-ins allowed "
+                                              "per account (`limits` syntax); past it log-in "
+                                              "is refused until the window has moved on")
+    login_failures_per_address: str = setting("20/15 minutes", "failed portal log-ins "
+                                              "allowed per client address")
+    portal_max_upload_bytes: int = setting(64 * 1024 * 1024, "the largest file the portal's "
+                                           "upload page takes (refused before it is read in "
+                                           "full)", _int)
+    #: The address `serve` listens on (set by `serve`): the base of the URLs in notifications
+    #: when `public_url` is unset, since a notification has no request to copy.
+    listen_url: str | None = setting(None, "set by `serve`", env=False)
 
     @property
     def effective_database_url(self) -> str:
@@ -66,9 +135,9 @@ class Settings:
 
     @property
     def rate_limit_value(self) -> str:
-        return self.rate_limit.replace("/s", "/second") if self.rate_limit.endswith("/s") else (
-            self.rate_limit
-        )
+        if self.rate_limit.endswith("/s"):
+            return self.rate_limit.replace("/s", "/second")
+        return self.rate_limit
 
     def with_secret(self) -> Settings:
         """Settings with a secret key: the configured one, else one kept in the data dir."""
@@ -85,63 +154,42 @@ def _data_dir_secret(data_dir: Path) -> bytes:
     return secret_file(data_dir / "secrets" / "server.key")
 
 
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    raw = env.get(ENV_PREFIX + name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ConfigurationError(f"{ENV_PREFIX}{name} must be an integer, not {raw!r}") from exc
+def env_name(f: dataclasses.Field[Any]) -> str:
+    return ENV_PREFIX + f.name.upper()
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(ENV_PREFIX + name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigurationError(f"{ENV_PREFIX}{name} must be a number, not {raw!r}") from exc
-    if not value >= 0 or value == float("inf"):
-        raise ConfigurationError(f"{ENV_PREFIX}{name} must be a finite number >= 0, not {raw!r}")
-    return value
-
-
-def _hex(raw: str | None) -> bytes:
-    try:
-        return bytes.fromhex(raw or "")
-    except ValueError as exc:
-        raise ConfigurationError(f"{ENV_PREFIX}SECRET_KEY must be hexadecimal") from exc
+def configurable() -> list[dataclasses.Field[Any]]:
+    """The fields read from the environment, in declaration order."""
+    return [f for f in fields(Settings) if f.metadata["env"]]
 
 
 def from_env(env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
-    """Settings from CATALOG_INGEST_* variables; keyword overrides (command-line options) win."""
+    """Settings from CATALOG_INGEST_* variables; keyword overrides (command-line options) win.
+
+    An unset or empty variable means the default.
+    """
     env = os.environ if env is None else env
-
-    def get(name: str) -> str | None:
-        return env.get(ENV_PREFIX + name) or None
-
-    values: dict[str, Any] = {
-        "data_dir": Path(get("DATA_DIR") or "./catalog-data"),
-        "database_url": get("DATABASE_URL") or "",
-        "blob_url": get("BLOB_URL") or "",
-        "redis_url": get("REDIS_URL"),
-        "public_url": get("PUBLIC_URL"),
-        "region": get("REGION") or "us-east-1",
-        "rate_limit": get("RATE_LIMIT") or "10/second",
-        "max_body_bytes": _int(env, "MAX_BODY_BYTES", 10 * 1024 * 1024),
-        "report_link_ttl": _int(env, "REPORT_LINK_TTL", 3600),
-        "secret_key": _hex(get("SECRET_KEY")),
-        "notify_retry_seconds": _int(env, "NOTIFY_RETRY_SECONDS", 24 * 3600),
-        "notify_backoff_base": _float(env, "NOTIFY_BACKOFF_BASE", 1.0),
-        "notify_backoff_max": _float(env, "NOTIFY_BACKOFF_MAX", 600.0),
-        "notify_timeout": _float(env, "NOTIFY_TIMEOUT", 10.0),
-        "portal_session_idle": _int(env, "PORTAL_SESSION_IDLE", 30 * 60),
-        "portal_max_upload_bytes": _int(env, "PORTAL_MAX_UPLOAD_BYTES", 64 * 1024 * 1024),
-        "portal_stuck_after": _float(env, "PORTAL_STUCK_AFTER", 180.0),
-        "login_failures_per_account": get("LOGIN_FAILURES_PER_ACCOUNT") or "5/15 minutes",
-        "login_failures_per_address": get("LOGIN_FAILURES_PER_ADDRESS") or "20/15 minutes",
-    }
+    values: dict[str, Any] = {}
+    for f in configurable():
+        raw = env.get(env_name(f))
+        if raw:
+            values[f.name] = f.metadata["parse"](env_name(f), raw)
     values.update({k: v for k, v in overrides.items() if v is not None})
     return Settings(**values)
+
+
+def markdown_table() -> str:
+    """The settings as the Markdown table of `docs/configuration.md`."""
+    lines = ["| variable | default | meaning |", "| --- | --- | --- |"]
+    for f in configurable():
+        shown = f.metadata["shown"] or f"`{_shown(f.default)}`"
+        lines.append(f"| `{env_name(f)}` | {shown} | {f.metadata['meaning']} |")
+    return "\n".join(lines) + "\n"
+
+
+def _shown(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
+
+
+if __name__ == "__main__":
+    print(markdown_table(), end="")

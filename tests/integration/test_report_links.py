@@ -12,7 +12,7 @@ import httpx
 import pytest
 from starlette.testclient import TestClient
 
-from catalog_ingest.api import system
+from catalog_ingest import links
 from catalog_ingest.app import create_app
 from catalog_ingest.crypto import LinkExpired, LinkInvalid, verify_path
 from catalog_ingest.engine.worker import drain
@@ -51,7 +51,7 @@ def assert_refused(resp: httpx.Response, *, expired: bool) -> None:
 
 def at(monkeypatch: pytest.MonkeyPatch, now: float) -> None:
     """The report route's clock reads `now` (only that module's view of time changes)."""
-    monkeypatch.setattr(system, "time", SimpleNamespace(time=lambda: now))
+    monkeypatch.setattr(links, "time", SimpleNamespace(time=lambda: now))
 
 
 @pytest.fixture

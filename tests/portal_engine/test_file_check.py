@@ -268,8 +268,8 @@ def test_errors_only_file_of_a_processed_xlsx_upload(svc: Runtime, tenant: Tenan
 
 def test_text_no_database_can_store_is_refused(svc: Runtime, tenant: Tenant) -> None:
     def row(sku: str, code: str, name: str) -> str:
-        return ('{"item_sku": "%s", "external_product_id": "%s", "item_name": "%s", '
-                '"store_id": "store-01"}\n' % (sku, code, name))
+        return (f'{{"item_sku": "{sku}", "external_product_id": "{code}", "item_name": "{name}", '
+                '"store_id": "store-01"}\n')
 
     text = row("A", ean(1), "Nul\\u0000name") + row("B", ean(2), "Back\\\\u0000slash") + \
         row("C", ean(3), "Lone \\ud800")

@@ -7,9 +7,9 @@ from typing import Any
 import msgspec
 from bench.datagen import encode_body, generate, item_barcodes
 
-from catalog_ingest.api.models import UploadRequest
 from catalog_ingest.domain.barcodes import judge_barcode
 from catalog_ingest.domain.prices import is_valid_price
+from catalog_ingest.engine.requests import UploadRequest
 
 STORES = ["store-a", "store-b", "store-c"]
 

@@ -7,9 +7,12 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from catalog_ingest.cli.main import app
+from catalog_ingest.domain.items import KNOWN_FIELDS
 from catalog_ingest.files.columns import (
     MISSING_COLUMNS,
     NO_MATCHING_COLUMNS,
@@ -30,7 +33,7 @@ def test_the_guess_maps_the_usual_names() -> None:
         "item_sku": "SKU", "external_product_id": "Barcode", "item_name": "Product Name",
         "store_id": "Store", "standard_price": "Price"}
     snippet = mapping_snippet(columns)
-    assert "# not mapped: Colour" in snippet
+    assert '# not mapped: "Colour"' in snippet
     table = tomllib.loads(snippet)["columns"]
     assert table["external_product_id"] == "Barcode"
     parse_mapping({"columns": table})  # the snippet is a valid mapping as it is
@@ -103,3 +106,13 @@ def test_json_records_without_any_api_field_are_said_so_once(tmp_path: Path,
     problems = json.loads(result.stdout)["problems"]
     assert result.exit_code == 1 and len(problems) == 1
     assert "its columns: sku, ean" in problems[0]["message"]
+
+
+@given(st.lists(st.text(min_size=1).filter(lambda c: c not in KNOWN_FIELDS), min_size=1,
+                max_size=8, unique=True))
+def test_the_snippet_is_always_a_valid_mapping(columns: list[str]) -> None:
+    issue = check_columns(columns)
+    assert issue is not None and issue.code == NO_MATCHING_COLUMNS
+    table = tomllib.loads(issue.message.split("for example:\n", 1)[1])
+    parse_mapping(table)
+    assert set(table["columns"].values()) <= set(columns)

@@ -121,8 +121,10 @@ def test_old_xls_and_other_zips_are_refused_clearly(tmp_path: Path) -> None:
         z.writestr("hello.txt", "hi")
     with pytest.raises(SourceError, match="not a readable Excel workbook"):
         inspect_bytes(archive.getvalue(), "catalog.xlsx")
-    with pytest.raises(SourceError, match="not an Excel workbook, not xlsx"):
+    with pytest.raises(SourceError, match=r"not an Excel workbook \(.xlsx\)"):
         inspect_bytes(b"sku\nA\n", "c.csv", SourceOptions(format="xlsx"))
+    with pytest.raises(SourceError, match="a zip archive"):
+        inspect_bytes(archive.getvalue(), "c.json", SourceOptions(format="json"))
 
 
 def test_large_workbooks_are_streamed_by_openpyxl(tmp_path: Path,

@@ -14,7 +14,9 @@ from catalog_ingest.domain.spreadsheet import (
     FORMULA_LEADS,
     barcode_mangling,
     neutralise,
+    protect,
     unneutralise,
+    unprotect,
 )
 from catalog_ingest.files.mapping import IDENTITY, parse_mapping
 from catalog_ingest.files.records import Row
@@ -43,10 +45,10 @@ def test_a_upc_a_that_lost_its_leading_zeros_is_named(upc: str) -> None:
         assert "dropped its leading zero" in found.cause
 
 
-@given(ean13)
-def test_valid_barcodes_as_text_are_not_flagged(code: str) -> None:
-    assert barcode_mangling(code) is None
-    assert barcode_mangling(code[1:]) is None or code[0] != "0" or len(code[1:]) != 12
+@given(ean13, upc_with_zero)
+def test_valid_barcodes_as_text_are_not_flagged(code: str, upc: str) -> None:
+    for value in (code, upc, f" {code} ", upc[:7] + str(gs1_check_digit(upc[:7]))):
+        assert barcode_mangling(value) is None
 
 
 @given(ean13)
@@ -91,6 +93,12 @@ def test_neutralise_and_unneutralise_round_trip(text: str) -> None:
     assert unneutralise(safe) == text or text.startswith("'")
     if text.startswith(FORMULA_LEADS):
         assert safe == "'" + text
+
+
+@given(st.text())
+def test_protect_round_trips_exactly_and_neutralises(text: str) -> None:
+    assert unprotect(protect(text)) == text
+    assert not protect(text).startswith(FORMULA_LEADS)
 
 
 # --- what validation reports ---------------------------------------------------------------

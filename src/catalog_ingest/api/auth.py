@@ -10,9 +10,9 @@ from starlette.requests import Request
 
 from catalog_ingest.api import sigv4
 from catalog_ingest.engine import key_usage
+from catalog_ingest.engine.access import access_key
 from catalog_ingest.errors import AuthenticationFailed
 from catalog_ingest.runtime import Runtime
-from catalog_ingest.storage import admin
 
 
 @dataclass(frozen=True)
@@ -59,8 +59,7 @@ class RawRequest:
 def authenticate(svc: Runtime, raw: RawRequest) -> Caller:
     """The caller's retailer, or AuthenticationFailed with the contract's exact message."""
     signed = sigv4.parse_request(raw.headers, raw.query_params)
-    with svc.db.read() as conn:
-        key = admin.find_key(conn, svc.settings.secret_key, signed.access_key_id)
+    key = access_key(svc, signed.access_key_id)
     if key is None or key.revoked:
         raise AuthenticationFailed(sigv4.INVALID_TOKEN)
     sigv4.check_clock(signed, datetime.now(UTC))

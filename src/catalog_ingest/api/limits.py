@@ -9,7 +9,7 @@ from limits import parse
 from limits.storage import MemoryStorage, RedisStorage, Storage
 from limits.strategies import MovingWindowRateLimiter
 
-from catalog_ingest.api.errors import ApiError
+from catalog_ingest.errors import Throttled
 
 
 class RetailerLimiter:
@@ -21,9 +21,9 @@ class RetailerLimiter:
         self.limiter = MovingWindowRateLimiter(storage)
 
     def check(self, retailer_id: str) -> None:
-        """Count one request, or raise the contract's 429 (a throttled request has no effect)."""
+        """Count one request, or raise `Throttled` (the 429; a throttled request has no effect)."""
         if self.limiter.hit(self.item, "jwo", retailer_id):
             return
         stats = self.limiter.get_window_stats(self.item, "jwo", retailer_id)
         retry_after = max(1, math.ceil(stats.reset_time - time.time()))
-        raise ApiError(429, {"message": "Too Many Requests"}, {"Retry-After": str(retry_after)})
+        raise Throttled(retry_after)

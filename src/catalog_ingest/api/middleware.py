@@ -1,25 +1,23 @@
-"""Pure ASGI middleware: a request id on every answer, the body-size limit, the last-resort 500."""
+"""Pure ASGI edge middleware: a request id on every answer, the body limit, the last resort."""
 
 from __future__ import annotations
 
 import uuid
-from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from catalog_ingest.api.errors import json_response, to_response
+from catalog_ingest.api.errors import renderer_for
+from catalog_ingest.errors import RequestTooLarge
 
 #: Paths whose bodies are not held to the API's limit: the portal streams its file uploads to
-#: disk under its own (larger) limit and answers an oversized one with a page, not JSON.
+#: disk under its own limit (`portal_max_upload_bytes`) and answers an oversized one with a
+#: page; its other forms are small and parsed with Starlette's own field limits.
 UNLIMITED_PREFIXES = ("/portal/",)
 
 
-class BodyTooLarge(Exception):
-    pass
-
-
 class EdgeMiddleware:
-    """Outermost layer: adds x-amzn-RequestId, refuses oversized bodies, turns crashes into 500s."""
+    """Outermost layer: adds x-amzn-RequestId, refuses oversized bodies, turns crashes into the
+    owning skin's 500 (its renderer, chosen by route)."""
 
     def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
         self.app = app
@@ -40,29 +38,18 @@ class EdgeMiddleware:
                                       (b"x-amzn-RequestId", request_id)]
             await send(message)
 
-        if scope["path"].startswith(UNLIMITED_PREFIXES):  # the portal sets its own limits
-            await self._guarded(scope, receive, send_with_id, lambda: started)
-            return
-        declared = _content_length(scope)
+        render = renderer_for(scope.get("path", ""))
+        limited = not scope.get("path", "").startswith(UNLIMITED_PREFIXES)
+        declared = _content_length(scope) if limited else None
         if declared is not None and declared > self.max_body_bytes:
-            await _too_large(scope, receive, send_with_id)
+            await render(RequestTooLarge())(scope, receive, send_with_id)
             return
         try:
-            await self.app(scope, self._limited(receive), send_with_id)
+            await self.app(scope, self._limited(receive) if limited else receive, send_with_id)
         except Exception as exc:
             if started:
                 raise
-            response = (json_response(413, {"message": "Request Entity Too Large"})
-                        if isinstance(exc, BodyTooLarge) else to_response(exc))
-            await response(scope, receive, send_with_id)
-
-    async def _guarded(self, scope: Scope, receive: Receive, send: Send, started: Any) -> None:
-        try:
-            await self.app(scope, receive, send)
-        except Exception as exc:
-            if started():
-                raise
-            await to_response(exc)(scope, receive, send)
+            await render(exc)(scope, receive, send_with_id)
 
     def _limited(self, receive: Receive) -> Receive:
         seen = 0
@@ -73,7 +60,7 @@ class EdgeMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_body_bytes:
-                    raise BodyTooLarge()
+                    raise RequestTooLarge()
             return message
 
         return limited
@@ -87,7 +74,3 @@ def _content_length(scope: Scope) -> int | None:
             except ValueError:
                 return None
     return None
-
-
-async def _too_large(scope: Scope, receive: Receive, send: Any) -> None:
-    await json_response(413, {"message": "Request Entity Too Large"})(scope, receive, send)

@@ -7,7 +7,7 @@ from typing import Any
 
 import msgspec
 
-from catalog_ingest.api import models
+from catalog_ingest.engine import requests as models
 
 _MESSAGE = {"type": "object", "required": ["message"],
             "properties": {"message": {"type": "string"}}}

@@ -2,47 +2,35 @@
 
 from __future__ import annotations
 
-import time
-
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from catalog_ingest.api.errors import json_response, to_response
-from catalog_ingest.api.jwo.handlers import report_path
+from catalog_ingest.api.errors import json_response, render_jwo
 from catalog_ingest.api.openapi import openapi_document
-from catalog_ingest.crypto import verify_path
-from catalog_ingest.engine.reports import report_key
+from catalog_ingest.engine import health as health_service
+from catalog_ingest.engine import reports
 from catalog_ingest.runtime import Runtime
-from catalog_ingest.storage import uploads
 
 
 def _report(svc: Runtime, ingestion_id: str, params: dict[str, str]) -> Response:
     try:
-        verify_path(svc.settings.secret_key, report_path(ingestion_id), params, time.time())
-        body = svc.blobs.get(report_key(ingestion_id))
+        body = reports.read_report(svc, ingestion_id, params)
     except Exception as exc:
-        return to_response(exc)
+        return render_jwo(exc)
     return Response(body, 200, media_type="application/json")
 
 
 def _health(svc: Runtime) -> Response:
-    body: dict[str, object] = {"database": "ok", "blobs": "ok"}
-    status = 200
-    try:
-        with svc.db.read() as conn:
-            workers, oldest = uploads.queue_stats(conn, time.time(), 30.0)
-        body.update(workers=workers, oldestQueuedSeconds=round(oldest or 0.0, 3))
-    except Exception:
-        body.update(database="unavailable", workers=None, oldestQueuedSeconds=None)
-        status = 503
-    try:
-        svc.blobs.check()
-    except Exception:
-        body["blobs"] = "unavailable"
-        status = 503
-    return json_response(status, body)
+    found = health_service.health(svc)
+    body: dict[str, object] = {
+        "database": "ok" if found.database_ok else "unavailable",
+        "blobs": "ok" if found.blobs_ok else "unavailable",
+        "workers": found.workers,
+        "oldestQueuedSeconds": found.oldest_queued_seconds,
+    }
+    return json_response(200 if found.ok else 503, body)
 
 
 def routes(svc: Runtime) -> list[Route]:

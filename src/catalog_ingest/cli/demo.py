@@ -80,5 +80,5 @@ Then its status (put the ingestionId in):
 
 Or push a CSV with the toolkit:
   AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY='{secret}' \\
-    catalog-ingest push catalog.csv --endpoint {base_url} --store demo-store-1
+    catalog-ingest push examples/sample-catalog.csv --endpoint {base_url}
 """)

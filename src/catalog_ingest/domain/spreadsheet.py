@@ -31,6 +31,7 @@ from catalog_ingest.domain.barcodes import judge_barcode
 #: Leading characters that make a spreadsheet run a cell as a formula (OWASP's list).
 FORMULA_LEADS: Final = ("=", "+", "-", "@", "\t", "\r")
 
+_PROTECTED_LEADS: Final = (*FORMULA_LEADS, "'")
 _SCIENTIFIC: Final = re.compile(r"[+-]?\d+(?:[.,]\d*)?[eE][+-]?\d+")
 _POINT_ZERO: Final = re.compile(r"(\d+)[.,]0+")
 #: Digits a spreadsheet number keeps exactly (IEEE doubles: 15 significant decimal digits).
@@ -59,6 +60,19 @@ def neutralise(cell: str) -> str:
 def unneutralise(cell: str) -> str:
     """Undo :func:`neutralise`: drop a ``'`` that stands before a formula lead."""
     if cell.startswith("'") and cell[1:2] and cell[1] in FORMULA_LEADS:
+        return cell[1:]
+    return cell
+
+
+def protect(cell: str) -> str:
+    """:func:`neutralise`, and a ``'`` before a cell that starts with ``'`` too, so that
+    :func:`unprotect` gives back exactly ``cell`` (for files meant to be uploaded again)."""
+    return "'" + cell if cell.startswith(_PROTECTED_LEADS) else cell
+
+
+def unprotect(cell: str) -> str:
+    """Undo :func:`protect`."""
+    if cell.startswith("'") and cell[1:2] and cell[1] in _PROTECTED_LEADS:
         return cell[1:]
     return cell
 

@@ -20,7 +20,7 @@ from typing import Any, Final
 import msgspec
 
 from catalog_ingest.domain.items import MAX_ITEMS_PER_UPLOAD
-from catalog_ingest.domain.status import ProcessingStatus, UploadKind
+from catalog_ingest.domain.status import ProcessingStatus
 from catalog_ingest.engine import intake
 from catalog_ingest.engine.staging import Owner, Staged
 from catalog_ingest.errors import Conflict, NotFound
@@ -84,12 +84,9 @@ def submit(svc: Runtime, owner: Owner, staged: Staged) -> Submitted:
     members: list[BatchUpload] = []
     for position, (lines, items) in enumerate(_chunks(staged)):
         body = _encode({"catalogItems": items})
-        ingestion_id = intake.accept(
-            svc, retailer_id=owner.retailer_id, kind=UploadKind.UPLOAD, body=body,
-            item_count=len(items), store_ids=_stores(items),
-            idempotency_key=f"portal-file:{key_base}:{position}", source="portal",
-            batch_id=batch_id,
-        )
+        ingestion_id = intake.submit_upload(  # the API's own intake: request model, stores
+            svc, owner.retailer_id, body, idempotency_key=f"portal-file:{key_base}:{position}",
+            source="portal", batch_id=batch_id)
         lines_key = f"portal/batches/{batch_id}/{position}.lines.json"
         svc.blobs.put(lines_key, _encode(lines))
         members.append(BatchUpload(ingestion_id, batch_id, position, lines_key))

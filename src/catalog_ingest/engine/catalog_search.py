@@ -17,7 +17,7 @@ from typing import Any, Final
 
 import msgspec
 
-from catalog_ingest.engine.catalog_views import item_view
+from catalog_ingest.engine.catalog_views import ItemView, item_view
 from catalog_ingest.errors import NotFound
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin, portal_reads
@@ -43,7 +43,7 @@ class Query:
 class Page:
     """One page of results; `next_cursor` is None on the last page."""
 
-    items: list[dict[str, Any]]
+    items: list[ItemView]
     problems: dict[str, Rejection]
     next_cursor: str | None
     matched: str  # "all", "barcode", "text"
@@ -170,7 +170,7 @@ def _text_rows(conn: Any, store_id: str, text: str, filters: Filters,
 class ItemDetail:
     """One item with what the item page shows: fields, state, last upload, latest rejection."""
 
-    item: dict[str, Any] | None
+    item: ItemView | None
     rejection: Rejection | None
 
 

@@ -10,7 +10,8 @@ Positions are keys, not offsets, so pages stay stable while uploads are applied.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from functools import lru_cache
+from typing import Any, NotRequired, TypedDict, cast
 
 import msgspec
 
@@ -57,7 +58,41 @@ class PageTokens:
         return position
 
 
-def item_view(row: ItemRow) -> dict[str, Any]:
+class AdditionalIdView(TypedDict):
+    external_product_id: str
+    external_product_id_type: NotRequired[str]
+
+
+class ItemView(TypedDict):
+    """An item as the API shows it: the upload's field names (absent optional fields are left
+    out) plus its state. Key order is the wire order."""
+
+    item_sku: str
+    external_product_id: str
+    item_name: str
+    store_id: str
+    external_product_id_type: NotRequired[str]
+    standard_price: NotRequired[str]
+    brand_name: NotRequired[str]
+    product_tax_code: NotRequired[str]
+    product_category: NotRequired[str]
+    product_subcategory: NotRequired[str]
+    additional_external_product_information: NotRequired[list[AdditionalIdView]]
+    status: str
+    updatedAt: str | None
+    ingestionId: str | None
+
+
+class UploadView(TypedDict):
+    ingestionId: str
+    processingStatus: str
+    submittedAt: str | None
+    completedAt: str | None
+    itemCount: int
+    storeIds: list[str]
+
+
+def item_view(row: ItemRow) -> ItemView:
     """An item with the upload's field names (absent optional fields omitted) plus its state."""
     out: dict[str, Any] = {
         "item_sku": row.item_sku,
@@ -80,10 +115,10 @@ def item_view(row: ItemRow) -> dict[str, Any]:
     out["status"] = "ACTIVE" if row.active else "ARCHIVED"
     out["updatedAt"] = iso(row.updated_at)
     out["ingestionId"] = row.ingestion_id
-    return out
+    return cast(ItemView, out)
 
 
-def upload_view(upload: Upload) -> dict[str, Any]:
+def upload_view(upload: Upload) -> UploadView:
     return {
         "ingestionId": upload.ingestion_id,
         "processingStatus": upload.status,
@@ -100,9 +135,15 @@ def _require_own_store(conn: Any, retailer_id: str, store_id: str) -> None:
         raise UnknownStores(UNKNOWN_STORE)
 
 
-def list_uploads(svc: Runtime, tokens: PageTokens, retailer_id: str, limit: int,
-                 token: str | None, status: str | None) -> tuple[list[dict[str, Any]], str | None]:
+@lru_cache(maxsize=4)
+def page_tokens(secret: bytes) -> PageTokens:
+    return PageTokens(secret)
+
+
+def list_uploads(svc: Runtime, retailer_id: str, limit: int, token: str | None,
+                 status: str | None) -> tuple[list[UploadView], str | None]:
     """The retailer's uploads, newest first, and the token of the next page (None at the end)."""
+    tokens = page_tokens(svc.settings.secret_key)
     scope = status or ""
     before = None
     if token is not None:
@@ -120,7 +161,7 @@ def list_uploads(svc: Runtime, tokens: PageTokens, retailer_id: str, limit: int,
 
 
 def get_items(svc: Runtime, retailer_id: str, store_id: str,
-              skus: Sequence[str]) -> list[dict[str, Any]]:
+              skus: Sequence[str]) -> list[ItemView]:
     """The store's items with these SKUs, in request order; missing SKUs are left out."""
     wanted = list(dict.fromkeys(skus))
     with svc.db.read() as conn:
@@ -129,9 +170,10 @@ def get_items(svc: Runtime, retailer_id: str, store_id: str,
     return [item_view(found[sku]) for sku in wanted if sku in found]
 
 
-def list_items(svc: Runtime, tokens: PageTokens, retailer_id: str, store_id: str, limit: int,
-               token: str | None) -> tuple[list[dict[str, Any]], str | None]:
+def list_items(svc: Runtime, retailer_id: str, store_id: str, limit: int,
+               token: str | None) -> tuple[list[ItemView], str | None]:
     """One page of the store's items in SKU order, and the next page's token (None at the end)."""
+    tokens = page_tokens(svc.settings.secret_key)
     after = None
     if token is not None:
         position = tokens.open(retailer_id, ITEMS, store_id, token)
@@ -148,7 +190,7 @@ def list_items(svc: Runtime, tokens: PageTokens, retailer_id: str, store_id: str
     return [item_view(r) for r in page], next_token
 
 
-def lookup_barcode(svc: Runtime, retailer_id: str, store_id: str, barcode: str) -> dict[str, Any]:
+def lookup_barcode(svc: Runtime, retailer_id: str, store_id: str, barcode: str) -> ItemView:
     """The live item of the store holding `barcode`; archived items do not answer."""
     with svc.db.read() as conn:
         _require_own_store(conn, retailer_id, store_id)

@@ -1,4 +1,8 @@
-"""Accepting uploads and archive requests: store checks, idempotency, durable storage, wake-up."""
+"""The intake service: accept uploads and archive requests, answer their status, cancel them.
+
+Every skin submits through here (the JWO API, the portal): the request model, the store
+checks, idempotency, durable storage and the worker wake-up are the same for all.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +13,16 @@ from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from catalog_ingest import links
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine.reports import payload_key
+from catalog_ingest.engine.requests import (
+    ArchiveRequest,
+    UploadRequest,
+    check_idempotency_key,
+    decode,
+)
 from catalog_ingest.errors import (
     IdempotencyMismatch,
     IncompleteStoreList,
@@ -133,6 +144,59 @@ def _replay(earlier: Upload, request_hash: str) -> str:
     if earlier.request_hash != request_hash:
         raise IdempotencyMismatch("Idempotency-Key was already used with a different request body")
     return earlier.ingestion_id
+
+
+@dataclass(frozen=True)
+class UploadStatus:
+    """What getCatalogUploadStatus answers: the status and, once there is a report, its link."""
+
+    processing_status: str
+    report_download_link: str
+
+
+def submit_upload(svc: Runtime, retailer_id: str, body: bytes, *,
+                  idempotency_key: str | None = None, body_sha256: str | None = None,
+                  source: str = "api", batch_id: str | None = None) -> str:
+    """Accept a `{"catalogItems": [...]}` body for the retailer; its ingestion id.
+
+    The payload is written while the body is decoded and its stores checked (the fsyncs
+    release the GIL); a request that turns out invalid discards it.
+    """
+    staged = stage_payload(svc, body)
+    try:
+        request = decode(body, UploadRequest)
+        check_idempotency_key(idempotency_key)  # request model: checked before stores
+        store_ids = list(dict.fromkeys(item.store_id for item in request.catalogItems))
+        check_stores(svc, retailer_id, store_ids)
+    except BaseException:
+        staged.discard(svc)
+        raise
+    return accept(svc, retailer_id=retailer_id, kind=UploadKind.UPLOAD, body=body,
+                  item_count=len(request.catalogItems), store_ids=store_ids,
+                  idempotency_key=idempotency_key, request_hash=body_sha256, staged=staged,
+                  source=source, batch_id=batch_id)
+
+
+def submit_archive(svc: Runtime, retailer_id: str, body: bytes, *,
+                   idempotency_key: str | None = None, body_sha256: str | None = None,
+                   source: str = "api") -> str:
+    """Accept an `{"itemSkus": [...], "allApplicableStores": [...]}` body; its ingestion id."""
+    request = decode(body, ArchiveRequest)
+    check_idempotency_key(idempotency_key)
+    check_all_stores(svc, retailer_id, request.allApplicableStores)
+    return accept(svc, retailer_id=retailer_id, kind=UploadKind.ARCHIVE, body=body,
+                  item_count=len(request.itemSkus), store_ids=request.allApplicableStores,
+                  idempotency_key=idempotency_key, request_hash=body_sha256, source=source)
+
+
+def upload_status(svc: Runtime, retailer_id: str, ingestion_id: str,
+                  base_url: str) -> UploadStatus:
+    """The upload's status and, when DONE or FATAL, a fresh report link under `base_url`."""
+    found = get_upload(svc, retailer_id, ingestion_id)
+    link = ""
+    if S(found.status).has_report:
+        link = links.report_url(svc.settings, base_url, found.ingestion_id)
+    return UploadStatus(found.status, link)
 
 
 def get_upload(svc: Runtime, retailer_id: str, ingestion_id: str) -> Upload:

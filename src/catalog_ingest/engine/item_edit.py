@@ -21,9 +21,8 @@ import msgspec
 from catalog_ingest.domain.issues import Issue
 from catalog_ingest.domain.items import ADDITIONAL_IDS, OPTIONAL_FIELDS
 from catalog_ingest.domain.rules import is_request_model_valid, item_issues, request_model_issues
-from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import intake
-from catalog_ingest.engine.catalog_views import item_view
+from catalog_ingest.engine.catalog_views import ItemView, item_view
 from catalog_ingest.engine.planner import plan_upload
 from catalog_ingest.engine.processor import load_state
 from catalog_ingest.errors import Conflict, NotFound
@@ -109,7 +108,7 @@ def _errors_by_field(found: list[Issue]) -> dict[str, list[str]]:
     return out
 
 
-def _current(svc: Runtime, retailer_id: str, store_id: str, sku: str) -> dict[str, Any] | None:
+def _current(svc: Runtime, retailer_id: str, store_id: str, sku: str) -> ItemView | None:
     with svc.db.read() as conn:
         store = admin.stores_by_id(conn, [store_id]).get(store_id)
         if store is None or store.retailer_id != retailer_id:
@@ -118,7 +117,7 @@ def _current(svc: Runtime, retailer_id: str, store_id: str, sku: str) -> dict[st
     return item_view(row) if row else None
 
 
-def _require_fresh(current: dict[str, Any] | None, version: str) -> None:
+def _require_fresh(current: ItemView | None, version: str) -> None:
     now = current["ingestionId"] if current else ""
     if version != now:
         raise StaleForm("This item was changed (by upload "
@@ -133,11 +132,9 @@ def _key(kind: str, nonce: str) -> str:
 
 def _upload_one(svc: Runtime, retailer_id: str, item: dict[str, Any], nonce: str,
                 kind: str) -> str:
-    body = _encode({"catalogItems": [item]})
-    intake.check_stores(svc, retailer_id, [item["store_id"]])
-    return intake.accept(svc, retailer_id=retailer_id, kind=UploadKind.UPLOAD, body=body,
-                         item_count=1, store_ids=[item["store_id"]],
-                         idempotency_key=_key(kind, nonce), source="portal")
+    """A one-item upload through the API's own intake (request model, stores, durability)."""
+    return intake.submit_upload(svc, retailer_id, _encode({"catalogItems": [item]}),
+                                idempotency_key=_key(kind, nonce), source="portal")
 
 
 def save(svc: Runtime, retailer_id: str, store_id: str, sku: str, form: Mapping[str, str],
@@ -187,7 +184,5 @@ def archive(svc: Runtime, retailer_id: str, store_id: str, sku: str, version: st
     with svc.db.read() as conn:
         stores = [s.store_id for s in admin.retailer_stores(conn, retailer_id)]
     body = _encode({"itemSkus": [sku], "allApplicableStores": stores})
-    intake.check_all_stores(svc, retailer_id, stores)
-    return intake.accept(svc, retailer_id=retailer_id, kind=UploadKind.ARCHIVE, body=body,
-                         item_count=1, store_ids=stores, idempotency_key=_key("archive", nonce),
-                         source="portal")
+    return intake.submit_archive(svc, retailer_id, body, idempotency_key=_key("archive", nonce),
+                                 source="portal")

@@ -1,4 +1,4 @@
-"""The processing report document and where it lives in the blob store."""
+"""The processing report: the document, where it lives in the blob store, and reading it by link."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 import msgspec
 
+from catalog_ingest import links
 from catalog_ingest.engine.planner import ItemResult
+from catalog_ingest.runtime import Runtime
 
 _encoder = msgspec.json.Encoder()
 
@@ -50,3 +52,9 @@ def fatal_summary(received: int) -> dict[str, int]:
         "itemsReceived": received, "itemsAccepted": 0, "itemsRejected": 0, "itemsCreated": 0,
         "itemsUpdated": 0, "itemsUnchanged": 0, "warnings": 0,
     }
+
+
+def read_report(svc: Runtime, ingestion_id: str, params: dict[str, str]) -> bytes:
+    """The report behind a genuine, unexpired link (`LinkInvalid`/`LinkExpired` otherwise)."""
+    links.check(svc.settings, links.report_path(ingestion_id), params)
+    return svc.blobs.get(report_key(ingestion_id))

@@ -25,7 +25,7 @@ Writing: :func:`write_template` (``"csv"`` / ``"xlsx"``: the API fields as colum
 columns as text) and :func:`write_errors_only` (the rejected rows in the uploader's format
 with an error column first, which the readers ignore, so the file can be fixed and uploaded
 again as it is); :func:`error_text` makes a row's error cell from its issues. Cells a
-spreadsheet would execute are neutralised (``domain.spreadsheet.neutralise``).
+spreadsheet would execute are neutralised (``domain.spreadsheet.neutralise`` / ``protect``).
 
 Lower level: ``sources`` (``inspect``, ``read_rows``, ``Row``), ``mapping`` (``ItemMapping``,
 ``load_mapping``), ``validate`` (``SourceValidator``, ``Problem``).

@@ -9,7 +9,7 @@ from typing import Any
 
 from catalog_ingest.domain.issues import Issue
 from catalog_ingest.files.mapping import IDENTITY, ItemMapping, load_mapping
-from catalog_ingest.files.records import FileInfo, SourceOptions
+from catalog_ingest.files.records import FileInfo, SourceError, SourceOptions
 from catalog_ingest.files.sources import inspect, inspect_bytes, read_rows
 from catalog_ingest.files.validate import SourceValidator
 
@@ -44,15 +44,20 @@ def open_catalog(source: Path | str | bytes, filename: str | None = None, *,
     """Inspect a catalog file: a path, or its bytes with ``filename`` (for the extension).
 
     Settles format (csv, json, jsonl, xlsx), encoding and sheet; raises SourceError for a
-    file that cannot be read, a wrong sheet name (the message lists the sheets) or an
+    file that cannot be read, an empty file, a wrong sheet name (the message lists the sheets) or an
     unknown format. ``mapping``'s ``[source]`` table (format, encoding, delimiter, sheet)
     applies; ``sheet`` wins over it, and ``book.xlsx#Sheet2`` names a sheet too.
     """
     base = (mapping or IDENTITY).source
     options = SourceOptions(base.format, base.encoding, base.delimiter, sheet or base.sheet)
     if isinstance(source, bytes):
+        if not source:
+            raise SourceError(filename or "upload", None, "the file is empty")
         return inspect_bytes(source, filename or "upload", options)
-    return inspect(Path(source), options)
+    info = inspect(Path(source), options)
+    if info.size == 0:
+        raise SourceError(info.name, None, "the file is empty")
+    return info
 
 
 def read_catalog(source: Path | str | bytes | FileInfo, filename: str | None = None, *,

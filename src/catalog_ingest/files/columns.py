@@ -16,6 +16,7 @@ have no header: only the first check applies, to the first record's keys.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Sequence
 from typing import Final
@@ -86,7 +87,7 @@ def mapping_snippet(columns: Sequence[str], constants: Sequence[str] = ()) -> st
             lines.append(f"# {field} = \"...\"    (required: no column looks like it)")
     rest = [c for c in columns if c not in guess.values() and c != ERROR_COLUMN]
     if rest:
-        lines.append(f"# not mapped: {', '.join(rest)}")
+        lines.append(f"# not mapped: {', '.join(_quote(c) for c in rest)}")
     return "\n".join(lines)
 
 
@@ -138,4 +139,5 @@ def _key(column: str) -> str:
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string: JSON's escapes (\\", \\\\, \\n, \\uXXXX) are TOML's too."""
+    return json.dumps(text)

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Iterable, Iterator, Sequence
+from pathlib import Path
 from typing import IO, Any, Final
 
-from catalog_ingest.domain.spreadsheet import unneutralise
+from catalog_ingest.domain.spreadsheet import unprotect
 from catalog_ingest.files.records import ERROR_COLUMN, Row, SourceError
 
 ZIP_MAGIC: Final = b"PK\x03\x04"
@@ -24,21 +25,23 @@ EXTENSIONS: Final = frozenset((".xlsx", ".xlsm"))
 #: Workbooks up to this size (compressed) are read with calamine: ≈ 100 MB of memory at most.
 CALAMINE_MAX_BYTES: Final = 4 << 20
 
+#: A workbook: its path (read with random access), or a binary stream (an upload in memory).
+Book = Path | IO[bytes]
 Cell = str | int | float | bool | datetime.date | datetime.time | datetime.timedelta | None
 
 
-def sheet_names(raw: IO[bytes], name: str) -> list[str]:
+def sheet_names(raw: Book, name: str) -> list[str]:
     """The worksheet names of a workbook, in workbook order."""
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
-        with CalamineWorkbook.from_filelike(raw) as book:
+        with CalamineWorkbook.from_object(_rewound(raw)) as book:
             return list(book.sheet_names)
     except (CalamineError, ValueError, OSError) as exc:
         raise SourceError(name, None, f"not a readable Excel workbook: {exc}") from exc
 
 
-def choose_sheet(raw: IO[bytes], name: str, sheet: str | None) -> str:
+def choose_sheet(raw: Book, name: str, sheet: str | None) -> str:
     """The sheet to read: ``sheet``, or the first; a SourceError lists the sheets there are."""
     names = sheet_names(raw, name)
     if not names:
@@ -51,20 +54,19 @@ def choose_sheet(raw: IO[bytes], name: str, sheet: str | None) -> str:
     raise SourceError(name, None, f"the workbook has no sheet {sheet!r}; its sheets are {there}")
 
 
-def sheet_rows(raw: IO[bytes], name: str, sheet: str | None, size: int) -> Iterator[Row]:
+def sheet_rows(raw: Book, name: str, sheet: str | None, size: int) -> Iterator[Row]:
     """Every row of the sheet (the first one when None) under its header row."""
     sheet = sheet or choose_sheet(raw, name, None)
-    raw.seek(0)
     cells = _calamine(raw, name, sheet) if size <= CALAMINE_MAX_BYTES else _openpyxl(raw, name,
                                                                                      sheet)
     yield from table_rows(name, cells)
 
 
-def _calamine(raw: IO[bytes], name: str, sheet: str) -> Iterator[tuple[int, Sequence[Cell]]]:
+def _calamine(raw: Book, name: str, sheet: str) -> Iterator[tuple[int, Sequence[Cell]]]:
     from python_calamine import CalamineError, CalamineWorkbook
 
     try:
-        with CalamineWorkbook.from_filelike(raw) as book:
+        with CalamineWorkbook.from_object(_rewound(raw)) as book:
             found = book.get_sheet_by_name(sheet)
             rows: Iterable[Sequence[Cell]] = found.iter_rows()
             # iter_rows starts at the sheet's first row (empty rows above the data included)
@@ -78,11 +80,12 @@ def _calamine(raw: IO[bytes], name: str, sheet: str) -> Iterator[tuple[int, Sequ
         raise SourceError(name, None, f"not a readable Excel workbook: {exc}") from exc
 
 
-def _openpyxl(raw: IO[bytes], name: str, sheet: str) -> Iterator[tuple[int, Sequence[Cell]]]:
+def _openpyxl(raw: Book, name: str, sheet: str) -> Iterator[tuple[int, Sequence[Cell]]]:
     import openpyxl
 
     try:
-        book = openpyxl.load_workbook(raw, read_only=True, data_only=True, keep_links=False)
+        book = openpyxl.load_workbook(_rewound(raw), read_only=True, data_only=True,
+                                      keep_links=False)
     except Exception as exc:  # openpyxl raises many kinds (zip, XML, KeyError) for a bad file
         raise SourceError(name, None, f"not a readable Excel workbook: {exc}") from exc
     try:
@@ -131,9 +134,16 @@ def _record(name: str, number: int, header: list[str], cells: Sequence[Cell],
         if not column:
             error = f"the row has a value in column {_letters(index)}, which has no header"
             continue
-        data[column] = unneutralise(value) if skip >= 0 and isinstance(value, str) else value
+        data[column] = unprotect(value) if skip >= 0 and isinstance(value, str) else value
     if data or error:
         yield Row(name, number, data, textual=True, error=error, typed=True, header=columns)
+
+
+def _rewound(raw: Book) -> Any:
+    if isinstance(raw, Path):
+        return str(raw)
+    raw.seek(0)
+    return raw
 
 
 def _value(cell: Cell) -> Cell:

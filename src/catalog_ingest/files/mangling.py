@@ -18,6 +18,8 @@ from catalog_ingest.files.mapping import ItemMapping, lookup
 from catalog_ingest.files.records import Row
 
 PRIMARY: Final = "external_product_id"
+#: Lengths at which a string of digits may be a barcode that lost leading zeros.
+_ZERO_LOSS_LENGTHS: Final = frozenset((7, 9, 10, 11))
 
 
 def mangling_issues(row: Row, item: Any, mapping: ItemMapping) -> list[Issue]:
@@ -31,11 +33,14 @@ def mangling_issues(row: Row, item: Any, mapping: ItemMapping) -> list[Issue]:
         return []
     found: list[Issue] = []
     value = item.get(PRIMARY)
-    column = mapping.column_for(PRIMARY)
-    raw = lookup(row.data, column) if column and isinstance(row.data, dict) else None
-    if row.typed and _number(raw) and not mapping.convert.get(PRIMARY):
-        value = raw
-    if isinstance(value, str | int | float):
+    if row.typed and not mapping.convert.get(PRIMARY):
+        column = mapping.column_for(PRIMARY)
+        raw = lookup(row.data, column) if column and isinstance(row.data, dict) else None
+        if _number(raw):
+            value = raw
+    if type(value) is str and value.isdigit() and len(value) not in _ZERO_LOSS_LENGTHS:
+        pass  # the common case, checked cheaply: digits alone can only have lost zeros
+    elif isinstance(value, str | int | float):
         _judge(found, PRIMARY, value)
     extras = item.get(ADDITIONAL_IDS)
     if isinstance(extras, list):

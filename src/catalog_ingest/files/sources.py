@@ -18,7 +18,7 @@ from typing import IO, Any
 
 import msgspec
 
-from catalog_ingest.domain.spreadsheet import unneutralise
+from catalog_ingest.domain.spreadsheet import unprotect
 from catalog_ingest.files import excel, jsonfiles
 from catalog_ingest.files.records import ERROR_COLUMN, FileInfo, Row, SourceError, SourceOptions
 
@@ -97,19 +97,23 @@ def _settle(path: Path, name: str, size: int, digest: str, head: bytes, is_utf8:
     fmt = options.format or ("xlsx" if binary else detect_format(path, head, encoding))
     if fmt not in FORMATS:
         raise SourceError(name, None, f"unknown format {fmt!r} (one of {', '.join(FORMATS)})")
-    if binary != (fmt == "xlsx"):
-        what = "a zip archive (an Excel workbook?)" if binary else "not an Excel workbook"
-        raise SourceError(name, None, f"the file is {what}, not {fmt}")
+    if binary and fmt != "xlsx":
+        raise SourceError(name, None, f"the file is a zip archive (an Excel workbook?), not {fmt}")
+    if fmt == "xlsx" and not binary:
+        raise SourceError(name, None, "the file is not an Excel workbook (.xlsx)")
     return FileInfo(path, name, size, digest, fmt, encoding, content=content)
 
 
 def _with_sheet(info: FileInfo, sheet: str | None) -> FileInfo:
     if info.format != "xlsx":
         return info
-    with info.open() as raw:
-        chosen = excel.choose_sheet(raw, info.name, sheet)
+    chosen = excel.choose_sheet(_book(info), info.name, sheet)
     return FileInfo(info.path, info.name, info.size, info.sha256, info.format, info.encoding,
                     chosen, info.content)
+
+
+def _book(info: FileInfo) -> excel.Book:
+    return info.path if info.content is None else io.BytesIO(info.content)
 
 
 def _encoding(head: bytes, is_utf8: bool, holes: bool) -> str:
@@ -145,10 +149,10 @@ def detect_format(path: Path, head: bytes, encoding: str) -> str:
 
 def read_rows(info: FileInfo, options: SourceOptions = SourceOptions()) -> Iterator[Row]:
     """Every record of the file, in order; a SourceError when the file cannot be read on."""
+    if info.format == "xlsx":
+        yield from excel.sheet_rows(_book(info), info.name, info.sheet, info.size)
+        return
     with info.open() as raw:
-        if info.format == "xlsx":
-            yield from excel.sheet_rows(raw, info.name, info.sheet, info.size)
-            return
         text = io.TextIOWrapper(raw, encoding=info.encoding, newline="")
         try:
             if info.format == "csv":
@@ -211,7 +215,7 @@ def _errors_file_rows(reader: Any, name: str, header: list[str]) -> Iterator[Row
     previous = reader.line_num
     for cells in reader:
         line, previous = previous + 1, reader.line_num
-        values = [unneutralise(c) for i, c in enumerate(cells) if i != skip]
+        values = [unprotect(c) for i, c in enumerate(cells) if i != skip]
         if not any(values):
             continue
         yield _csv_row(name, line, kept, values, columns)

@@ -24,6 +24,7 @@ from catalog_ingest.domain.rules import (
     request_model_issues,
 )
 from catalog_ingest.files.columns import ColumnsError, check_columns
+from catalog_ingest.files.crossitem import CrossItemState, MemoryState
 from catalog_ingest.files.mangling import mangling_issues
 from catalog_ingest.files.mapping import ItemMapping
 from catalog_ingest.files.sources import FileInfo, Row, SourceOptions, read_rows
@@ -82,12 +83,11 @@ def identity(item: Any) -> tuple[str | None, str | None]:
 
 
 class SourceValidator:
-    """Validates the items of a source in order; keeps what the cross-item rules need."""
+    """Validates the items of a source in order; ``state`` keeps what the cross-item rules
+    need (in memory by default; the push may keep it on disk, so its memory stays flat)."""
 
-    def __init__(self) -> None:
-        # Per store, keyed by the item's own strings: no new strings per item (1M items ≈ 0.3 GB).
-        self._skus: dict[str, set[str]] = {}
-        self._owners: dict[str, dict[str, str]] = {}
+    def __init__(self, state: CrossItemState | None = None) -> None:
+        self.state: CrossItemState = state or MemoryState()
         self._file: str | None = None
 
     def check(self, row: Row, mapping: ItemMapping) -> Checked:
@@ -125,24 +125,18 @@ class SourceValidator:
         if not is_request_model_valid(item):  # the fast path the service uses too
             return request_model_issues(item)
         store, sku = item["store_id"], item["item_sku"]
-        skus = self._skus.get(store)
-        if skus is None:
-            skus = self._skus[store] = set()
-            self._owners[store] = {}
-        if sku in skus:
+        if not self.state.first_sku(store, sku):
             message = f"SKU {sku} appears earlier in this source for store {store}"
             return [error(codes.DUPLICATE_SKU_IN_UPLOAD, "item_sku", message, sku)]
-        skus.add(sku)
         found = item_issues(item)
         barcodes = item_barcodes(item)
-        owners = self._owners[store]
+        owners = self.state.owners(store, barcodes) if barcodes else {}
         for position, code in enumerate(barcodes):
             owner = owners.get(code)
             if owner is not None and owner != sku:
                 found.append(_conflict(position, code, owner, store))
-        if not found or not any(i.is_error for i in found):
-            for code in barcodes:
-                owners[code] = sku
+        if barcodes and (not found or not any(i.is_error for i in found)):
+            self.state.claim(store, barcodes, sku)
         return found
 
 

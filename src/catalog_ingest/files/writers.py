@@ -12,9 +12,12 @@ Decisions:
   and take off the ``'`` the writer put before formula leads (only in a file that has that
   column), so the file can be fixed and uploaded again as it is.
 * Every cell a spreadsheet would execute (``=``, ``+``, ``-``, ``@``, tab, CR first) gets a
-  leading ``'`` (``domain.spreadsheet.neutralise``, the rule of the MMC rejection report).
+  leading ``'`` (``domain.spreadsheet.neutralise``, the rule of the MMC rejection report);
+  so does a cell that starts with ``'`` itself (``protect``), so that the readers' ``unprotect``
+  gives back every value exactly.
   In xlsx every value is written as a text cell (numbers as the mapping would write them),
-  line ends as LF: XML reads a CR as LF anyway, and the value must not change on the way.
+  line ends as LF (XML reads a CR as LF anyway), and the control characters XML cannot hold
+  (U+0000-U+0008, U+000B, U+000C, U+000E-U+001F) as U+FFFD: the only changes on the way.
 * CSV is UTF-8 with a byte-order mark (Excel then opens it as UTF-8), comma-separated,
   RFC 4180 quoting, CRLF line ends.
 """
@@ -23,12 +26,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
 from catalog_ingest.domain.issues import Issue
 from catalog_ingest.domain.items import FIELD_MAX_LENGTH, MAX_STRING, REQUIRED_FIELDS
-from catalog_ingest.domain.spreadsheet import neutralise
+from catalog_ingest.domain.spreadsheet import protect
 from catalog_ingest.files.mapping import to_string
 from catalog_ingest.files.records import ERROR_COLUMN
 
@@ -45,6 +49,7 @@ MEDIA_TYPES: Final = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
 }
 _TEXT: Final = "@"
+_XML_ILLEGAL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 _HELP: Final = {
     "item_sku": "Your SKU of the item; unique per store",
     "external_product_id": "The barcode: UPC-A, UPC-E, EAN-8, EAN-13, GTIN-14, ISBN or PLU",
@@ -111,8 +116,8 @@ def _cell(value: Any, lf: bool) -> str:
     text = to_string(value)
     text = text if isinstance(text, str) else str(text)
     if lf:
-        text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return neutralise(text)
+        text = _XML_ILLEGAL.sub("\ufffd", text.replace("\r\n", "\n").replace("\r", "\n"))
+    return protect(text)
 
 
 def _csv_bytes(table: list[list[str]]) -> bytes:

@@ -27,6 +27,7 @@ from typing import Any
 
 import httpx
 
+from catalog_ingest.errors import TransientError
 from catalog_ingest.notify import documents, sns
 from catalog_ingest.notify.keys import SigningKey
 from catalog_ingest.notify.subscriptions import sqs_client_options
@@ -44,7 +45,7 @@ def backoff_delay(attempts: int, base: float, cap: float, rng: Callable[[], floa
     return delay / 2 + rng() * delay / 2
 
 
-class SendFailed(Exception):
+class SendFailed(TransientError):
     """One attempt did not deliver; the message says why (recorded with the attempt)."""
 
 

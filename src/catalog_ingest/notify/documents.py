@@ -29,8 +29,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy.exc import IntegrityError
 
-from catalog_ingest import crypto
-from catalog_ingest.crypto import presigned_url
+from catalog_ingest import crypto, links
 from catalog_ingest.domain.status import ProcessingStatus
 from catalog_ingest.notify import sns
 from catalog_ingest.notify.keys import SigningKey
@@ -81,10 +80,6 @@ def topic_arn(settings: Settings, retailer_id: str) -> str:
 
 def subscription_arn(settings: Settings, retailer_id: str, subscription_id: str) -> str:
     return f"{topic_arn(settings, retailer_id)}:{subscription_id}"
-
-
-def report_path(ingestion_id: str) -> str:
-    return f"/v1/reports/{ingestion_id}.json"
 
 
 def signing_key(db: Database, secret: bytes) -> SigningKey:
@@ -138,8 +133,7 @@ def _notification(settings: Settings, key: SigningKey, row: repo.OutboxRow,
     ingestion_id, status = str(payload["ingestionId"]), str(payload["processingStatus"])
     link = ""
     if ProcessingStatus(status).has_report:
-        link = presigned_url(base_url(settings), report_path(ingestion_id), settings.secret_key,
-                             settings.report_link_ttl, now)
+        link = links.report_url(settings, base_url(settings), ingestion_id, now)
     message = sns.completion_message(ingestion_id, status, link, payload.get("summary") or {})
     return sns.build_notification(
         message_id=row.message_id, topic_arn=topic_arn(settings, row.retailer_id),

@@ -21,14 +21,15 @@ import uuid
 from typing import Any
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from catalog_ingest.crypto import seal_text, unseal_text
-from catalog_ingest.errors import InvalidInput, NotFound
+from catalog_ingest.errors import AuthenticationFailed, InvalidInput, NotFound
 from catalog_ingest.notify import documents, outbox, sns
+from catalog_ingest.runtime import Runtime
 from catalog_ingest.settings import Settings
+from catalog_ingest.storage import admin
 from catalog_ingest.storage import notifications as repo
-from catalog_ingest.storage import tables as t
 from catalog_ingest.storage.notifications import Subscription
 
 MAX_URL = 2048
@@ -40,13 +41,6 @@ def _check_url(url: str, what: str) -> str:
             or any(ch <= " " for ch in url)):
         raise InvalidInput(f"{what} must be an http:// or https:// URL, not {url!r}")
     return url
-
-
-def _require_retailer(conn: Connection, retailer_id: str) -> None:
-    found = conn.execute(select(t.retailers.c.retailer_id)
-                         .where(t.retailers.c.retailer_id == retailer_id)).first()
-    if found is None:
-        raise NotFound(f"no retailer {retailer_id!r}")
 
 
 def _existing(conn: Connection, retailer_id: str, protocol: str,
@@ -61,7 +55,7 @@ def subscribe_http(conn: Connection, retailer_id: str, url: str,
                    now: float | None = None) -> Subscription:
     """A pending HTTP(S) subscription and its SubscriptionConfirmation in the outbox."""
     now = time.time() if now is None else now
-    _require_retailer(conn, retailer_id)
+    admin.require_retailer(conn, retailer_id)
     protocol = urlsplit(_check_url(url, "the endpoint")).scheme
     sub = _existing(conn, retailer_id, protocol, url)
     if sub is None:
@@ -80,7 +74,7 @@ def subscribe_sqs(conn: Connection, server_secret: bytes, retailer_id: str, queu
                   now: float | None = None) -> Subscription:
     """A confirmed SQS subscription; the secret access key is stored sealed."""
     now = time.time() if now is None else now
-    _require_retailer(conn, retailer_id)
+    admin.require_retailer(conn, retailer_id)
     _check_url(queue_url, "the SQS queue URL")
     if (access_key_id is None) != (secret_access_key is None):
         raise InvalidInput("give both the SQS access key id and secret access key, or neither")
@@ -172,3 +166,34 @@ def describe(settings: Settings, sub: Subscription) -> dict[str, Any]:
         record["sqs_region"] = sub.sqs_options.get("region")
         record["sqs_access_key_id"] = sub.sqs_options.get("access_key_id")
     return record
+
+
+# --- the operations of the SNS-side URLs (SubscribeURL, UnsubscribeURL, SigningCertURL) ------
+
+def confirm_by_token(svc: Runtime, token: str) -> str:
+    """Confirm the subscription whose SubscribeURL carries ``token``; its SubscriptionArn."""
+    if not token:
+        raise InvalidInput("Invalid parameter: Token")
+    with svc.db.write() as conn:
+        sub = confirm(conn, token, time.time())
+    if sub is None:
+        raise NotFound("Subscription not found: invalid token")
+    return documents.subscription_arn(svc.settings, sub.retailer_id, sub.subscription_id)
+
+
+def unsubscribe_by_link(svc: Runtime, subscription_id: str, signature: str) -> None:
+    """Unsubscribe through a notification's UnsubscribeURL (its MAC is the credential)."""
+    if not subscription_id or not signature:
+        raise InvalidInput("Invalid parameter: subscription")
+    if not documents.unsubscribe_signature_ok(svc.settings.secret_key, subscription_id,
+                                              signature):
+        raise AuthenticationFailed("The unsubscribe link is not valid")
+    with svc.db.write() as conn:
+        if repo.get_subscription(conn, subscription_id) is None:
+            raise NotFound("Subscription does not exist")
+        unsubscribe(conn, subscription_id, time.time())
+
+
+def signing_certificate(svc: Runtime) -> bytes:
+    """The PEM certificate that verifies the deployment's notification signatures."""
+    return documents.signing_key(svc.db, svc.settings.secret_key).certificate_pem

@@ -46,7 +46,8 @@ def create_retailer(conn: Connection, name: str) -> str:
     return retailer_id
 
 
-def _require_retailer(conn: Connection, retailer_id: str) -> None:
+def require_retailer(conn: Connection, retailer_id: str) -> None:
+    """`NotFound` unless the retailer exists."""
     found = conn.execute(
         select(t.retailers.c.retailer_id).where(t.retailers.c.retailer_id == retailer_id)
     ).first()
@@ -55,7 +56,7 @@ def _require_retailer(conn: Connection, retailer_id: str) -> None:
 
 
 def set_retailer_enabled(conn: Connection, retailer_id: str, enabled: bool) -> None:
-    _require_retailer(conn, retailer_id)
+    require_retailer(conn, retailer_id)
     conn.execute(
         update(t.retailers).where(t.retailers.c.retailer_id == retailer_id).values(enabled=enabled)
     )
@@ -63,7 +64,7 @@ def set_retailer_enabled(conn: Connection, retailer_id: str, enabled: bool) -> N
 
 def add_store(conn: Connection, retailer_id: str, store_id: str, name: str | None = None) -> Store:
     """A new store with the next free merchant and catalog ids (numbers a person can type)."""
-    _require_retailer(conn, retailer_id)
+    require_retailer(conn, retailer_id)
     if not store_id or len(store_id) > 255 or store_id != store_id.strip():
         raise InvalidInput("store_id must be 1-255 characters without surrounding spaces")
     exists = conn.execute(select(t.stores.c.store_id).where(t.stores.c.store_id == store_id))
@@ -96,7 +97,7 @@ def retailer_stores(conn: Connection, retailer_id: str) -> list[Store]:
 
 def create_key(conn: Connection, server_secret: bytes, retailer_id: str) -> tuple[str, str]:
     """A new access key pair; the secret is returned this once and stored only sealed."""
-    _require_retailer(conn, retailer_id)
+    require_retailer(conn, retailer_id)
     key_id = "AKCI" + secrets.token_hex(8).upper()
     secret = secrets.token_urlsafe(30)
     conn.execute(
@@ -137,7 +138,7 @@ def _token_hash(token: str) -> str:
 
 def create_mmc_token(conn: Connection, retailer_id: str) -> tuple[str, str]:
     """An (authentication token, developer token) pair; only their hashes are stored."""
-    _require_retailer(conn, retailer_id)
+    require_retailer(conn, retailer_id)
     auth, dev = secrets.token_urlsafe(32), secrets.token_urlsafe(16)
     conn.execute(
         insert(t.mmc_tokens).values(

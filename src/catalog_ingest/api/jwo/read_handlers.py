@@ -2,30 +2,25 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Any
 
 from starlette.responses import Response
 
 from catalog_ingest.api.auth import Caller, RawRequest
 from catalog_ingest.api.errors import json_response
-from catalog_ingest.api.jwo.handlers import Handler, decode
-from catalog_ingest.api.models import (
+from catalog_ingest.api.jwo.handlers import Handler
+from catalog_ingest.engine import catalog_views as views
+from catalog_ingest.engine.requests import (
     GetItemsRequest,
     ListItemsRequest,
     ListUploadsRequest,
     LookupBarcodeRequest,
+    decode,
 )
-from catalog_ingest.engine import catalog_views as views
 from catalog_ingest.runtime import Runtime
 
 
-@lru_cache(maxsize=4)
-def _tokens(secret: bytes) -> views.PageTokens:
-    return views.PageTokens(secret)
-
-
-def _page(key: str, entries: list[dict[str, Any]], next_token: str | None) -> Response:
+def _page(key: str, entries: list[Any], next_token: str | None) -> Response:
     body: dict[str, Any] = {key: entries}
     if next_token is not None:
         body["nextToken"] = next_token
@@ -35,9 +30,7 @@ def _page(key: str, entries: list[dict[str, Any]], next_token: str | None) -> Re
 def list_catalog_uploads(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     request = decode(raw.body, ListUploadsRequest)
     entries, next_token = views.list_uploads(
-        svc, _tokens(svc.settings.secret_key), caller.retailer_id, request.maxResults,
-        request.nextToken, request.processingStatus,
-    )
+        svc, caller.retailer_id, request.maxResults, request.nextToken, request.processingStatus)
     return _page("catalogUploads", entries, next_token)
 
 
@@ -50,9 +43,7 @@ def get_catalog_items(svc: Runtime, caller: Caller, raw: RawRequest) -> Response
 def list_catalog_items(svc: Runtime, caller: Caller, raw: RawRequest) -> Response:
     request = decode(raw.body, ListItemsRequest)
     entries, next_token = views.list_items(
-        svc, _tokens(svc.settings.secret_key), caller.retailer_id, request.store_id,
-        request.maxResults, request.nextToken,
-    )
+        svc, caller.retailer_id, request.store_id, request.maxResults, request.nextToken)
     return _page("catalogItems", entries, next_token)
 
 

@@ -8,7 +8,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from catalog_ingest.api.auth import RawRequest, authenticate
-from catalog_ingest.api.errors import to_response
+from catalog_ingest.api.errors import render_jwo
 from catalog_ingest.api.jwo.handlers import OPERATIONS, Handler
 from catalog_ingest.api.jwo.read_handlers import READ_OPERATIONS
 from catalog_ingest.api.limits import RetailerLimiter
@@ -21,7 +21,7 @@ def _run(svc: Runtime, limiter: RetailerLimiter, raw: RawRequest, handler: Handl
         limiter.check(caller.retailer_id)
         return handler(svc, caller, raw)
     except Exception as exc:
-        return to_response(exc)
+        return render_jwo(exc)
 
 
 def routes(svc: Runtime, limiter: RetailerLimiter) -> list[Route]:

@@ -39,17 +39,38 @@ import json
 import re
 from typing import Final
 
+from catalog_ingest.engine.merchant_center import (
+    AUTHENTICATION_TOKEN_INVALID,
+    INTERNAL_ERROR,
+    INVALID_HEADER,
+    INVALID_QUERY_PARAMETER,
+    INVALID_REPORT_URL,
+    NOT_FOUND,
+)
+
+__all__ = [
+    "ALT_JSON",
+    "ALT_XML",
+    "AUTHENTICATION_TOKEN_INVALID",
+    "HTTP_STATUS_FOR_CODE",
+    "INTERNAL_ERROR",
+    "INVALID_HEADER",
+    "INVALID_QUERY_PARAMETER",
+    "INVALID_REPORT_URL",
+    "JSON_MEDIA_TYPE",
+    "NOT_FOUND",
+    "XML_MEDIA_TYPE",
+    "parse_alt",
+    "render_errors",
+    "render_status",
+    "xml_text",
+]
+
 JSON_MEDIA_TYPE: Final = "application/json"
 XML_MEDIA_TYPE: Final = "application/xml"
 ALT_JSON: Final = "json"
 ALT_XML: Final = "xml"
 
-INVALID_QUERY_PARAMETER: Final = "InvalidQueryParameter"
-INVALID_HEADER: Final = "InvalidHeader"
-INVALID_REPORT_URL: Final = "InvalidReportUrl"
-AUTHENTICATION_TOKEN_INVALID: Final = "AuthenticationTokenInvalid"
-NOT_FOUND: Final = "NotFound"
-INTERNAL_ERROR: Final = "InternalError"
 
 HTTP_STATUS_FOR_CODE: Final[dict[str, int]] = {
     INVALID_QUERY_PARAMETER: 400,

@@ -7,7 +7,6 @@ the token headers (401), the customer headers (400), then the merchant and catal
 
 from __future__ import annotations
 
-import logging
 import uuid
 from collections.abc import Callable
 
@@ -16,46 +15,31 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from catalog_ingest.api.mmc.render import (
-    ALT_JSON,
-    HTTP_STATUS_FOR_CODE,
-    INTERNAL_ERROR,
-    INVALID_QUERY_PARAMETER,
-    parse_alt,
-    render_errors,
-    render_status,
-)
-from catalog_ingest.api.mmc.status import (
+from catalog_ingest.api.errors import render_mmc
+from catalog_ingest.api.mmc.render import ALT_JSON, parse_alt, render_status
+from catalog_ingest.engine.merchant_center import (
     BASE_PATH,
-    MmcError,
+    INVALID_QUERY_PARAMETER,
     StatusService,
     check_customer_headers,
 )
 from catalog_ingest.engine.rejection_report import ZIP_MEDIA_TYPE
+from catalog_ingest.errors import MerchantCenterError
 from catalog_ingest.runtime import Runtime
-
-log = logging.getLogger(__name__)
 
 STATUS_ROUTE = BASE_PATH + "/{bmcMerchantId}/catalogs/{catalogId}/status"
 REPORT_ROUTE = BASE_PATH + "/{bmcMerchantId}/catalogs/{catalogId}/rejection-report"
 ACTIVITY_HEADER = "WebRequestActivityId"
 MSG_ALT = "The alt query parameter must be json or xml."
-MSG_INTERNAL = "The request could not be processed; retry later and quote the WebRequestActivityId."
-
-
-def _error(code: str, message: str, alt: str = ALT_JSON) -> Response:
-    body, media_type = render_errors([(code, message)], alt)
-    return Response(body, HTTP_STATUS_FOR_CODE[code], media_type=media_type)
 
 
 def _answer(make: Callable[[], Response], alt: str = ALT_JSON) -> Response:
     try:
-        return make()
-    except MmcError as exc:
-        return _error(exc.code, exc.message, alt)
-    except Exception:
-        log.exception("Status resource failure")
-        return _error(INTERNAL_ERROR, MSG_INTERNAL, alt)
+        response = make()
+    except Exception as exc:
+        return render_mmc(exc, alt)
+    response.headers[ACTIVITY_HEADER] = str(uuid.uuid4())
+    return response
 
 
 def _parse_alt(request: Request) -> str:
@@ -100,17 +84,11 @@ def routes(svc: Runtime) -> list[Route]:
         try:
             alt = _parse_alt(request)
         except ValueError:
-            response = _error(INVALID_QUERY_PARAMETER, MSG_ALT)
-        else:
-            response = await run_in_threadpool(
-                _answer, lambda: _status(service, request, alt), alt)
-        response.headers[ACTIVITY_HEADER] = str(uuid.uuid4())
-        return response
+            return render_mmc(MerchantCenterError(INVALID_QUERY_PARAMETER, MSG_ALT))
+        return await run_in_threadpool(_answer, lambda: _status(service, request, alt), alt)
 
     async def report(request: Request) -> Response:
-        response = await run_in_threadpool(_answer, lambda: _report(service, request))
-        response.headers[ACTIVITY_HEADER] = str(uuid.uuid4())
-        return response
+        return await run_in_threadpool(_answer, lambda: _report(service, request))
 
     return [
         Route(STATUS_ROUTE, status, methods=["GET"]),

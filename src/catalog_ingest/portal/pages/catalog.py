@@ -7,7 +7,7 @@ may hold any character, a slash included.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from starlette.datastructures import FormData
@@ -88,7 +88,7 @@ class CatalogPages:
         if detail.item is None:
             raise not_found()
         return self._edit_page(request, 200, store, sku, item_edit.form_values(detail.item),
-                               detail.item["ingestionId"], {}, None)
+                               str(detail.item["ingestionId"]), {}, None)
 
     async def edit_submit(self, request: Request, user: PortalUser) -> Response:
         form = await request.form()
@@ -100,9 +100,9 @@ class CatalogPages:
                                       version, nonce)
         except item_edit.StaleForm as exc:
             detail = await self.call(catalog_search.item_detail, user.retailer_id, store, sku)
-            current = detail.item or {}
+            current: Mapping[str, Any] = detail.item or {}
             return self._edit_page(request, 409, store, sku, item_edit.form_values(current),
-                                   current.get("ingestionId", ""), {}, str(exc))
+                                   str(current.get("ingestionId") or ""), {}, str(exc))
         if outcome.unchanged:
             return self.portal.redirect(request, "/catalog/item", "Nothing changed: the item "
                                         "already has these values.", "info", store=store, sku=sku)

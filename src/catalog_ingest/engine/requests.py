@@ -1,13 +1,24 @@
-"""Request models of the JWO API as msgspec Structs: decoding and validation in one fast pass."""
+"""The request model of the Catalog API as msgspec Structs: decoding and validation in one pass.
+
+Every skin hands request bodies to the service layer as bytes; `decode` is where the contract's
+request model ("Invalid request body") is applied, for the API and the portal alike.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+import re
+from typing import Annotated, Any, TypeVar
 
 import msgspec
 from msgspec import Meta
 
 from catalog_ingest.domain.items import MAX_ADDITIONAL_IDS, MAX_ITEMS_PER_UPLOAD
+from catalog_ingest.errors import InvalidRequest
+
+T = TypeVar("T")
+INVALID_BODY = "Invalid request body"
+_decoders: dict[type, msgspec.json.Decoder[Any]] = {}
+_U_ESCAPE = re.compile(rb"\\u")
 
 Required = Annotated[str, Meta(min_length=1, max_length=255)]
 Str255 = Annotated[str, Meta(max_length=255)]
@@ -101,3 +112,39 @@ def _utf8_ok(value: str) -> bool:
     except UnicodeEncodeError:
         return False
     return True
+
+
+def _has_u_escape(body: bytes) -> bool:
+    """Whether `body` (valid JSON) may hold a \\u escape; never False when it does.
+
+    `b"\\u" in body` takes ~3 ms on a 4 MB upload (the two-byte search stalls on every "u");
+    hopping from escape to escape with memchr costs microseconds for the usual few escapes,
+    and a body with many more falls back to `re` (~1 ms).
+    """
+    at = body.find(b"\\")
+    for _ in range(64):
+        if at < 0:
+            return False
+        if body[at + 1 : at + 2] == b"u":
+            return True
+        at = body.find(b"\\", at + 2)  # past the whole two-character escape
+    return at >= 0 and _U_ESCAPE.search(body, at) is not None
+
+
+def decode(body: bytes, model: type[T]) -> T:
+    """The typed request, or `InvalidRequest` (the contract's 400 "Invalid request body")."""
+    decoder = _decoders.get(model) or _decoders.setdefault(model, msgspec.json.Decoder(model))
+    try:
+        value: T = decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError):
+        raise InvalidRequest(INVALID_BODY) from None
+    if _has_u_escape(body) and has_unstorable_text(body, value):
+        raise InvalidRequest(INVALID_BODY)
+    return value
+
+
+def check_idempotency_key(key: str | None) -> str | None:
+    """An `Idempotency-Key` is 1 to 255 characters (part of the request model)."""
+    if key is not None and not 1 <= len(key) <= 255:
+        raise InvalidRequest(INVALID_BODY)
+    return key
