@@ -90,6 +90,8 @@ class _Chunk:
         self.entries: list[tuple[int, list[Problem], Any]] = []
         self.items: list[dict[str, Any]] = []
         self.item_warnings: list[list[Issue]] = []
+        #: Each item's JSON, made once for the text check and written as is when it passes.
+        self.encoded: list[bytes] = []
 
 
 class FileChecker:
@@ -134,18 +136,20 @@ class FileChecker:
 
     def add(self, row: Row) -> None:
         self.summary.rows += 1
-        item, found, passed = self._classify(row)
-        if not passed:
+        item, found, encoded = self._classify(row)
+        if encoded is None:
             self.chunk.entries.append((row.line, self._problems_of(row.line, item, found), None))
             return
         self.chunk.entries.append((row.line, [], len(self.chunk.items)))
         self.chunk.items.append(item)
         self.chunk.item_warnings.append(found)
+        self.chunk.encoded.append(encoded)
         if len(self.chunk.items) >= MAX_ITEMS_PER_UPLOAD:
             self.flush()
 
-    def _classify(self, row: Row) -> tuple[Any, list[Issue], bool]:
-        """(item, issues, passed): passed rows go on to the planner with their warnings.
+    def _classify(self, row: Row) -> tuple[Any, list[Issue], bytes | None]:
+        """(item, issues, its JSON): rows with JSON passed and go on to the planner with their
+        warnings; the others (None) failed with these issues.
 
         The row rules are `validate`'s and `push`'s own (files.validate.SourceValidator: the
         mapping, the request model, the item rules, spreadsheet damage, one SKU per file);
@@ -154,17 +158,17 @@ class FileChecker:
         checked = self.validator.check(row, self.spec.mapping)
         item = checked.item
         if not checked.valid:
-            return item, checked.issues, False
-        bad_text = _unstorable(item)
-        if bad_text is not None:
-            return item, [bad_text], False
+            return item, checked.issues, None
+        encoded = _storable_json(item)
+        if encoded is None:
+            return item, [_bad_text()], None
         store = item["store_id"]
         if store not in self.own_stores:
             yours = ", ".join(sorted(self.own_stores)) or "none"
             return item, [error(UNKNOWN_STORE, "store_id",
                                 f"Store {store} is not one of your stores (yours: {yours})",
-                                store)], False
-        return item, checked.issues, True
+                                store)], None
+        return item, checked.issues, encoded
 
     def flush(self) -> None:
         """Plan the chunk's items against the catalog and write the chunk out in row order."""
@@ -175,7 +179,8 @@ class FileChecker:
                 result = results[index]
                 problems = self._problems_of(line, chunk.items[index], result.issues)
                 if result.status == "ACCEPTED":
-                    self._accepted(line, chunk.items[index], result.action)
+                    self._accepted(line, chunk.items[index], chunk.encoded[index],
+                                   result.action)
             if any(p.code == codes.BARCODE_CONFLICT for p in problems):
                 self.summary.conflicts += 1  # held by another SKU: in the catalog or the file
             self._write_problems(problems)
@@ -195,7 +200,8 @@ class FileChecker:
         self.touched.update(plan.owners_before)
         return plan.results
 
-    def _accepted(self, line: int, item: dict[str, Any], action: str | None) -> None:
+    def _accepted(self, line: int, item: dict[str, Any], encoded: bytes,
+                  action: str | None) -> None:
         s = self.summary
         s.valid += 1
         if action == "CREATED":
@@ -205,8 +211,9 @@ class FileChecker:
         else:
             s.unchanged += 1
         self.stores_used.add(item["store_id"])
-        self._valid.write(_encode([line, item]))
-        self._valid.write(b"\n")
+        self._valid.write(b"[%d," % line)  # the JSON of [line, item], item encoded once
+        self._valid.write(encoded)
+        self._valid.write(b"]\n")
 
     def _write_problems(self, problems: list[Problem]) -> None:
         for p in problems:
@@ -232,18 +239,17 @@ class FileChecker:
         self._problems.close()
 
 
-def _unstorable(item: dict[str, Any]) -> Issue | None:
-    """NUL or a lone surrogate in any string: no database stores those (the API refuses them).
-
-    One JSON encoding per row finds both: a lone surrogate cannot be encoded, a NUL is
-    written as the escape \\u0000.
-    """
+def _storable_json(item: dict[str, Any]) -> bytes | None:
+    """The item as JSON; None when a string holds NUL or a lone surrogate, which no database
+    stores (the API refuses them). The one encoding finds both: a lone surrogate cannot be
+    encoded, a NUL is written as the escape \\u0000."""
     try:
-        if b"\\u0000" not in _encode(item):
-            return None
+        encoded = _encode(item)
     except UnicodeEncodeError:
-        return _bad_text()
-    return _bad_text() if _has_nul(item) else None  # or a literal backslash-u0000 in the text
+        return None
+    if b"\\u0000" in encoded and _has_nul(item):  # not just a literal backslash-u0000
+        return None
+    return encoded
 
 
 def _has_nul(value: Any) -> bool:
