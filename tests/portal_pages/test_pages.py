@@ -97,3 +97,22 @@ def _version(editor: Browser) -> str:
     found = re.search(r'name="version" value="([^"]+)"', page.text)
     assert found
     return found.group(1)
+
+
+def test_a_large_file_becomes_a_batch_page_of_uploads(editor: Browser, svc: Runtime) -> None:
+    rows = "".join(f"S{n:06d},{ean(n)},Item {n},store-01,1\n" for n in range(10_001))
+    response = upload(editor, HEADER + rows)
+    check = response.headers["location"].removeprefix("/portal")
+    page = editor.get(check)
+    assert "Submit 10,001 rows" in page.text and "as 2" in page.text
+    submitted = editor.post(check + "/submit")
+    batch = submitted.headers["location"]
+    assert batch.startswith("/portal/batches/")
+    live = editor.get(batch.removeprefix("/portal"))
+    assert live.status_code == 200 and live.text.count("status-inqueue") == 2
+    assert 'hx-trigger="every 1s"' in live.text
+    assert drain(svc) == ["DONE", "DONE"]
+    done = editor.get(batch.removeprefix("/portal") + "/rows", headers={"hx-request": "true"})
+    assert done.text.count("status-done") == 2 and "hx-trigger" not in done.text
+    again = editor.post(check + "/submit")  # a resent form: the same batch, nothing new
+    assert again.headers["location"] == batch and drain(svc) == []
