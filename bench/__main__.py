@@ -17,9 +17,12 @@ from bench import (
     bench_accept,
     bench_memory,
     bench_mmc,
+    bench_poll,
     bench_portal,
     bench_process,
+    bench_push_memory,
     bench_sustained,
+    bench_workers,
 )
 from bench.common import BENCH_DIR, BenchResult, git_commit, machine
 
@@ -29,6 +32,10 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "memory": bench_memory.run,
     "sustained": bench_sustained.run,  # also the `resync` target
     "mmc": bench_mmc.run,  # status p50, rejection report, listCatalogItems steadiness
+    "push-memory": bench_push_memory.run,
+    "poll": bench_poll.run,  # signed getCatalogUploadStatus req/s vs bare uvicorn
+    "workers": bench_workers.run,  # PostgreSQL: 2 worker processes vs 1, one retailer
+    "postgres": bench_workers.run_postgres,  # process and sustained, PostgreSQL vs SQLite
     "portal": bench_portal.run,  # upload check vs validate; catalog pages on a 1M store
 }
 RESULTS = BENCH_DIR / "RESULTS.md"

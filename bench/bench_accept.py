@@ -6,9 +6,9 @@ process, driven by the same httpx client (keep-alive) with the same body. Reques
 servers are interleaved so that load from other processes on the machine hits both alike.
 Signing (botocore SigV4, a client-side cost) happens before each timed request.
 
-The target is checked with `serve --no-worker`: in the embedded default the worker shares the
-process (and its GIL) and SQLite's single writer, so an upload's 201 can wait for a whole
-processing transaction to commit. The same run with the worker enabled is reported alongside.
+Two cases, each with its own interleaved ceiling: `serve --no-worker` (the worker idle), and the
+embedded default with its in-process worker processing the uploads back to back (10k items
+take longer to process than to send, so it is busy from the first upload to the last).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -41,6 +42,7 @@ from bench.datagen import encode_body, generate
 STORES = ["store-0001", "store-0002", "store-0003", "store-0004"]
 TARGET_RATIO = 1.5
 TARGET_MS = 80.0
+P99_RATIO = 3.0
 WARMUP = 3
 
 Send = Callable[[], float]
@@ -120,37 +122,56 @@ def run(quick: bool = False) -> BenchResult:
     result.row("body", f"10,000 items, {len(body) / 1e6:.2f} MB, {len(STORES)} stores")
     logs = OUT / "logs"
     logs.mkdir(parents=True, exist_ok=True)
-
-    data = fresh_dir("accept-no-worker")
-    tenant = provision_data_dir(data, STORES)
-    with Server(bare_argv(), logs / "accept-bare.log", ready_path="/") as bare, \
-            Server(serve_argv("--no-worker"), logs / "accept-serve-no-worker.log",
-                   env={"CATALOG_INGEST_DATA_DIR": str(data)}) as ours, \
-            httpx.Client(timeout=60) as c1, httpx.Client(timeout=60) as c2:
-        ceiling, no_worker = interleaved(
-            [sender(c1, bare.url + "/upload", body, None),
-             sender(c2, ours.url + "/v1/catalog/upload", body, tenant)], rounds)
-    shutil.rmtree(data, ignore_errors=True)
-
-    data = fresh_dir("accept-worker")
-    tenant = provision_data_dir(data, STORES)
-    with Server(serve_argv(), logs / "accept-serve-worker.log",
-                env={"CATALOG_INGEST_DATA_DIR": str(data)}) as ours, \
-            httpx.Client(timeout=60) as client:
-        (with_worker,) = interleaved(
-            [sender(client, ours.url + "/v1/catalog/upload", body, tenant)], rounds)
-    shutil.rmtree(data, ignore_errors=True)
-
-    _figures(result, "ceiling: bare uvicorn receive + orjson.loads", ceiling)
-    _figures(result, "serve --no-worker: upload → 201", no_worker)
-    _figures(result, "serve (1 worker busy): upload → 201", with_worker)
-    p50, top = median(no_worker), median(ceiling)
-    result.row("with-worker p50 ÷ ceiling p50", f"{median(with_worker) / top:.2f}x")
-    figure = f"p50 {ms(p50)}, p99 {ms(percentile(no_worker, 99))} (--no-worker)"
-    passed = p50 / top <= TARGET_RATIO and p50 * 1000 <= TARGET_MS
-    result.targets.append(Target("accept", figure, p50 / top, passed))
+    cases = {}
+    for name, extra in (("idle", ("--no-worker",)), ("busy", ())):
+        data = fresh_dir(f"accept-{name}")
+        tenant = provision_data_dir(data, STORES)
+        with Server(bare_argv(), logs / f"accept-bare-{name}.log", ready_path="/") as bare, \
+                Server(serve_argv(*extra), logs / f"accept-serve-{name}.log",
+                       env={"CATALOG_INGEST_DATA_DIR": str(data)}) as ours, \
+                httpx.Client(timeout=60) as c1, httpx.Client(timeout=60) as c2:
+            cases[name] = interleaved(
+                [sender(c1, bare.url + "/upload", body, None),
+                 sender(c2, ours.url + "/v1/catalog/upload", body, tenant)], rounds)
+            queued = _queued(data)
+        shutil.rmtree(data, ignore_errors=True)
+        if name == "busy":
+            result.row("busy: uploads still queued when the last 201 came (worker never idle)",
+                       f"{queued}")
+    labels = {"idle": "serve --no-worker", "busy": "serve (in-process worker busy)"}
+    for name, (ceiling, ours_samples) in cases.items():
+        _figures(result, f"{name}: ceiling, bare uvicorn receive + orjson.loads", ceiling)
+        _figures(result, f"{name}: {labels[name]}: upload → 201", ours_samples)
+        p50, top = median(ours_samples), median(ceiling)
+        p99, top99 = percentile(ours_samples, 99), percentile(ceiling, 99)
+        result.row(f"{name}: p50 ÷ ceiling p50, p99 ÷ ceiling p50",
+                   f"{p50 / top:.2f}x, {p99 / top:.2f}x")
+        passed = (p50 / top <= TARGET_RATIO and p50 * 1000 <= TARGET_MS
+                  and p99 / top <= P99_RATIO)
+        figure = f"p50 {ms(p50)}, p99 {ms(p99)} ({labels[name]}; ceiling p99 {ms(top99)})"
+        result.targets.append(Target(f"accept_{name}", figure, p50 / top, passed))
     result.notes.append(
-        f"accept target: p50 ≤ {TARGET_RATIO}x ceiling and ≤ {TARGET_MS:.0f} ms, checked on "
-        "`serve --no-worker`; with the worker on, uploads queue faster than they are processed, "
-        "so every 201 competes with a running processing transaction (GIL, SQLite writer).")
+        f"accept targets: p50 ≤ {TARGET_RATIO}x the ceiling's p50 and ≤ {TARGET_MS:.0f} ms, p99 ≤ "
+        f"{P99_RATIO:.0f}x the ceiling's p50, with the worker idle (`--no-worker`) and while the "
+        "in-process worker processes the uploads back to back (each 10k-item upload takes longer "
+        "to process than to send, so it is busy throughout); each case has its own ceiling, "
+        "interleaved with it.")
     return result
+
+
+def _queued(data: Path) -> int:
+    """Uploads not yet finished (queued or being processed), read from the data dir."""
+    import sqlite3
+
+    conn = sqlite3.connect(data / "catalog.db")
+    try:
+        row = conn.execute("SELECT count(*) FROM uploads WHERE status IN "
+                           "('INQUEUE', 'INPROGRESS')").fetchone()
+    finally:
+        conn.close()
+    inbox = sqlite3.connect(data / "catalog-inbox.db")
+    try:
+        waiting = inbox.execute("SELECT count(*) FROM inbox").fetchone()
+    finally:
+        inbox.close()
+    return int(row[0]) + int(waiting[0])

@@ -3,12 +3,14 @@
 `python -m bench.bench_xlsx_read [ROWS]` writes a workbook of ROWS (10,000) rows of the
 template's ten columns, then times, best of three (process CPU time, the machine is shared):
 the raw rows from each library, ``read_rows`` with each engine, and ``read_catalog`` (read,
-map, validate) as the portal's check and ``validate`` run it. The figures decide
-``files.excel.CALAMINE_MAX_BYTES``; they are quoted in docs/retailer-toolkit.md.
+map, validate) as the portal's check and ``validate`` run it. ``--memory [ROWS]`` instead
+reads the workbook with each engine in a fresh process and prints its peak RSS. The figures
+decide ``files.excel.CALAMINE_MAX_BYTES``; they are quoted in docs/retailer-toolkit.md.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import tempfile
 import time
@@ -79,5 +81,31 @@ def main(rows: int) -> None:
             print(f"  {name:36} {seconds:6.3f} s  ({count:,} rows)")
 
 
+_PEAK = """
+import resource, sys
+from pathlib import Path
+from catalog_ingest.files import excel
+from catalog_ingest.files.sources import inspect, read_rows
+excel.CALAMINE_MAX_BYTES = -1 if sys.argv[2] == "openpyxl" else 1 << 62
+count = sum(1 for _ in read_rows(inspect(Path(sys.argv[1]))))
+print(count, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+"""
+
+
+def memory(rows: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = workbook(Path(tmp) / "bench.xlsx", rows)
+        print(f"{rows:,} rows x {len(TEMPLATE_COLUMNS)} columns, {path.stat().st_size:,} bytes")
+        for engine in ("calamine", "openpyxl"):
+            done = subprocess.run([sys.executable, "-c", _PEAK, str(path), engine],
+                                  capture_output=True, text=True, check=True)
+            count, peak = done.stdout.split()
+            print(f"  read_rows ({engine} engine): peak RSS {peak} MB ({int(count):,} rows)")
+
+
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 10_000)
+    args = sys.argv[1:]
+    if args[:1] == ["--memory"]:
+        memory(int(args[1]) if len(args) > 1 else 100_000)
+    else:
+        main(int(args[0]) if args else 10_000)

@@ -18,6 +18,8 @@ from catalog_ingest.api.jwo import routes as jwo_routes
 from catalog_ingest.api.limits import RetailerLimiter
 from catalog_ingest.api.middleware import EdgeMiddleware
 from catalog_ingest.api.mmc import routes as mmc_routes
+from catalog_ingest.api.telemetry import TelemetryMiddleware, metrics_routes
+from catalog_ingest.engine.shutdown import Shutdown
 from catalog_ingest.engine.worker import Worker
 from catalog_ingest.portal import app as portal
 from catalog_ingest.runtime import Runtime, open_runtime
@@ -31,12 +33,14 @@ def create_app(settings: Settings, *, workers: int = 0, runtime: Runtime | None 
     svc = runtime or open_runtime(settings)
     limiter = RetailerLimiter(svc.settings.rate_limit_value, svc.settings.redis_url)
     stop = threading.Event()
+    shutdown = Shutdown(svc, stop)
     run_deliverer = workers > 0 if deliver is None else deliver
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         threads = [
-            threading.Thread(target=Worker(svc).run, args=(stop,), name=f"worker-{n}", daemon=True)
+            threading.Thread(target=Worker(svc, abort=shutdown.abort).run, args=(stop,),
+                             name=f"worker-{n}", daemon=True)
             for n in range(workers)
         ]
         if run_deliverer:
@@ -49,17 +53,19 @@ def create_app(settings: Settings, *, workers: int = 0, runtime: Runtime | None 
         try:
             yield
         finally:
-            stop.set()
-            svc.wake.set()
-            for thread in threads:
-                thread.join(timeout=30)
+            shutdown.begin()
+            shutdown.join(threads)
 
     app = Starlette(routes=[*jwo_routes.routes(svc, limiter), *mmc_routes.routes(svc),
                             *system.routes(svc), *notify_routes.routes(svc),
-                            *portal.routes(svc), Route("/", _to_portal)], lifespan=lifespan,
+                            *portal.routes(svc), Route("/", _to_portal),
+                            *metrics_routes(svc, svc.metrics)], lifespan=lifespan,
                     exception_handlers={404: _unrouted, 405: _unrouted})
     app.add_middleware(EdgeMiddleware, max_body_bytes=svc.settings.max_body_bytes)
+    app.add_middleware(TelemetryMiddleware, metrics=svc.metrics)  # outermost: sees every answer
     app.state.runtime = svc
+    #: Called by `serve` on SIGTERM, before uvicorn drains requests: workers wind down meanwhile.
+    app.state.begin_shutdown = shutdown.begin
     return app
 
 

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 from catalog_ingest.blobs.store import BlobStore, open_blob_store
+from catalog_ingest.observability.metrics import Metrics
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage.database import Database
 from catalog_ingest.storage.migrate import migrate
@@ -23,6 +24,8 @@ class Runtime:
     io: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(4, thread_name_prefix="blob-io")
     )
+    #: This process's Prometheus counters and histograms (observability/metrics.py).
+    metrics: Metrics = field(default_factory=Metrics)
 
     def close(self) -> None:
         self.io.shutdown(wait=True)

@@ -49,6 +49,15 @@ def _seconds(name: str, raw: str) -> float:
     return value
 
 
+def _switch(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("on", "true", "1", "yes"):
+        return True
+    if value in ("off", "false", "0", "no"):
+        return False
+    raise ConfigurationError(f"{name} must be on or off, not {raw!r}")
+
+
 def _hex(name: str, raw: str) -> bytes:
     try:
         return bytes.fromhex(raw)
@@ -110,17 +119,30 @@ class Settings:
                                     "SendMessage), seconds", _seconds)
     portal_session_idle: int = setting(30 * 60, "seconds without a request after which a "
                                        "portal session ends", _int)
-    portal_stuck_after: float = setting(180.0, "seconds an upload may wait in the queue while "
-                                        "no worker is alive before the portal shows it as "
-                                        "stuck", _seconds)
+    portal_stuck_after: float = setting(180.0, "seconds an upload may wait while no worker is "
+                                        "alive before the portal shows it as stuck", _seconds)
     login_failures_per_account: str = setting("5/15 minutes", "failed portal log-ins allowed "
-                                              "per account (`limits` syntax); past it log-in "
-                                              "is refused until the window has moved on")
-    login_failures_per_address: str = setting("20/15 minutes", "failed portal log-ins "
-                                              "allowed per client address")
+                                              "per account (`limits` syntax); then refused "
+                                              "until the window moves on")
+    login_failures_per_address: str = setting("20/15 minutes", "failed portal log-ins allowed "
+                                              "per client address (`limits` syntax)")
     portal_max_upload_bytes: int = setting(64 * 1024 * 1024, "the largest file the portal's "
                                            "upload page takes (refused before it is read in "
                                            "full)", _int)
+    # --- operations (issue 11): metrics, retention, shutdown (docs/operations.md) ---
+    metrics: bool = setting(True, "serve `GET /metrics` (Prometheus text, unsigned); `off` "
+                            "answers 404 there", _switch, shown="`on`")
+    retention_days: float = setting(90.0, "days after which finished uploads, their payloads "
+                                    "and reports, and finished notification records are "
+                                    "purged by idle workers; `0` keeps them forever", _seconds)
+    payload_retention_days: float = setting(7.0, "days after which the payload of a finished "
+                                            "upload is deleted (the upload and its report "
+                                            "stay); `0` keeps them", _seconds)
+    retention_interval: float = setting(60.0, "seconds between two retention passes of an "
+                                        "idle worker", _seconds)
+    shutdown_grace: float = setting(20.0, "seconds a SIGTERM leaves in-flight requests and "
+                                    "the upload being processed before the worker gives its "
+                                    "claim back", _seconds)
     #: The address `serve` listens on (set by `serve`): the base of the URLs in notifications
     #: when `public_url` is unset, since a notification has no request to copy.
     listen_url: str | None = setting(None, "set by `serve`", env=False)

@@ -213,11 +213,14 @@ def random_item(rng: random.Random, stores: Sequence[str]) -> dict[str, Any]:
 Op = tuple[str, list[Any]]  # ("upload", items) or ("archive", skus)
 
 
-def random_ops(rng: random.Random, stores: Sequence[str], count: int) -> list[Op]:
+def random_ops(rng: random.Random, stores: Sequence[str], count: int, *,
+               spread: bool = False) -> list[Op]:
     """Uploads of 1-6 items (SKUs repeat) and archives of 1-3 SKUs (repeats too), mixed.
 
     Items and archives are often sent again as they were, as real feeds do: that is what
-    makes UNCHANGED, reactivation and ALREADY_ARCHIVED happen.
+    makes UNCHANGED, reactivation and ALREADY_ARCHIVED happen. With `spread`, each upload's
+    items are in a random subset of the stores (often one store), so that uploads with
+    disjoint store sets, which workers may process at the same time, are common.
     """
     ops: list[Op] = []
     sent: list[dict[str, Any]] = []
@@ -230,13 +233,15 @@ def random_ops(rng: random.Random, stores: Sequence[str], count: int) -> list[Op
             ops.append(("archive", skus))
             continue
         items = []
+        subset = rng.sample(list(stores), rng.randint(1, len(stores))) if spread else stores
         for _ in range(rng.randint(1, 6)):
-            if sent and rng.random() < 0.4:
-                item = dict(rng.choice(sent))
+            candidates = [i for i in sent if i["store_id"] in subset]
+            if candidates and rng.random() < 0.4:
+                item = dict(rng.choice(candidates))
                 if rng.random() < 0.5:
                     item["item_name"] = rng.choice(["Milk", "Bread", "Cheese"])
             else:
-                item = random_item(rng, stores)
+                item = random_item(rng, subset)
             items.append(item)
             sent.append(item)
         ops.append(("upload", items))

@@ -8,12 +8,14 @@ two stores, eight SKUs, ten barcodes of which two are never valid.
 from __future__ import annotations
 
 import random
+import threading
+import time
 
 from hypothesis import HealthCheck, given, note
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from catalog_ingest.engine.worker import drain
+from catalog_ingest.engine.worker import Worker, drain
 from catalog_ingest.runtime import Runtime
 from tests.integration.oracle import (
     CatalogOracle,
@@ -26,6 +28,8 @@ from tests.integration.oracle import (
     random_ops,
     stored_report,
 )
+
+DEADLINE = 60.0
 
 
 def run_and_compare(svc: Runtime, rng: random.Random) -> None:
@@ -54,6 +58,68 @@ def test_engine_matches_the_oracle_on_random_sequences(svc: Runtime, database_ur
     @given(rng=st.randoms(use_true_random=False))
     def check(rng: random.Random) -> None:
         run_and_compare(svc, rng)
+
+    check()
+
+
+def drain_with_two_workers(svc: Runtime, count: int) -> None:
+    """Two worker threads claim and process until `count` uploads have ended."""
+    ended: list[str] = []
+    errors: list[BaseException] = []
+    lock = threading.Lock()
+
+    def work() -> None:
+        worker = Worker(svc)
+        deadline = time.monotonic() + DEADLINE
+        try:
+            while time.monotonic() < deadline:
+                with lock:
+                    if len(ended) >= count:
+                        return
+                claimed, status = worker.step()
+                if status is not None:
+                    with lock:
+                        ended.append(status)
+                elif not claimed:
+                    time.sleep(0.002)  # the other worker holds what is left: poll again
+        except BaseException as exc:  # re-raised in the test's thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors, errors
+    assert ended == ["DONE"] * count
+
+
+def run_two_workers_and_compare(svc: Runtime, rng: random.Random) -> None:
+    retailer_id, stores = new_stores(svc, 4)
+    ops = random_ops(rng, stores, rng.randint(2, 10), spread=True)
+    note(f"operations: {ops}")
+    ids = [accept_op(svc, retailer_id, stores, op) for op in ops]
+    drain_with_two_workers(svc, len(ops))
+    oracle = CatalogOracle()
+    for ingestion_id, op in zip(ids, ops, strict=True):
+        expected, summary = expect_op(oracle, stores, op)
+        doc = stored_report(svc, ingestion_id)
+        assert comparable(doc["itemResults"]) == expected, op
+        assert doc["summary"] == summary, op
+    assert catalog_rows(svc, stores) == oracle.rows()
+    assert catalog_barcodes(svc, stores) == oracle.barcodes()
+
+
+def test_two_workers_match_the_oracle_on_uploads_over_several_stores(
+        svc: Runtime, database_url: str) -> None:
+    """Uploads with disjoint store sets may run at once; the outcome is still the in-order one."""
+    examples = 10 if database_url else 25
+
+    @hypothesis_settings(max_examples=examples, deadline=None,
+                         suppress_health_check=[HealthCheck.too_slow])
+    @given(rng=st.randoms(use_true_random=False))
+    def check(rng: random.Random) -> None:
+        run_two_workers_and_compare(svc, rng)
 
     check()
 

@@ -80,11 +80,13 @@ def workers(url: str, data_dir: Path, log_dir: Path) -> Iterator[list[subprocess
                 proc.wait()
 
 
-def enqueue(svc: Runtime, rng: random.Random) -> list[tuple[int, list[str], Op, str]]:
+def enqueue(svc: Runtime, rng: random.Random, stores_each: int = 2, spread: bool = False
+            ) -> list[tuple[int, list[str], Op, str]]:
     """~40 overlapping uploads and archives of three retailers, interleaved: (retailer, stores,
-    op, ingestion id) in acceptance order."""
-    tenants = [new_stores(svc) for _ in range(RETAILERS)]
-    queues = [random_ops(rng, stores, OPS_PER_RETAILER) for _, stores in tenants]
+    op, ingestion id) in acceptance order. With `spread`, each upload is over a random subset
+    of its retailer's stores, so that one retailer's uploads can be processed at once."""
+    tenants = [new_stores(svc, stores_each) for _ in range(RETAILERS)]
+    queues = [random_ops(rng, stores, OPS_PER_RETAILER, spread=spread) for _, stores in tenants]
     turns = [n for n in range(RETAILERS) for _ in range(OPS_PER_RETAILER)]
     rng.shuffle(turns)
     accepted = []
@@ -103,13 +105,15 @@ def statuses(svc: Runtime) -> list[tuple[str, str, int, str | None]]:
     return [(r[0], r[1], r[2], r[3]) for r in rows]
 
 
+@pytest.mark.parametrize(("stores_each", "spread"), [(2, False), (4, True)],
+                         ids=["uploads-over-all-stores", "uploads-over-store-subsets"])
 def test_two_worker_processes_apply_every_upload_once_in_acceptance_order(
-        pg_databases: pg.PgDatabases, tmp_path: Path) -> None:
+        pg_databases: pg.PgDatabases, tmp_path: Path, stores_each: int, spread: bool) -> None:
     url = pg_databases.new()
     data_dir = tmp_path / "data"
     svc = open_runtime(Settings(data_dir=data_dir, database_url=url))
     try:
-        accepted = enqueue(svc, random.Random(20261122))
+        accepted = enqueue(svc, random.Random(20261122), stores_each, spread)
         with psycopg.connect(url, autocommit=True) as gate, \
                 workers(url, data_dir, tmp_path) as procs:
             gate.execute("SELECT pg_advisory_lock(%s)", (_PG_CLAIM_LOCK,))

@@ -919,3 +919,14 @@ def test_close_closes_the_http_client() -> None:
     client.close()
     with pytest.raises(RuntimeError):
         client.get_status("x")
+
+
+def test_the_sync_retry_hook_hears_every_attempt() -> None:
+    api = FakeApi(reply(429, {"message": "Too Many Requests"}, {"Retry-After": "2"}),
+                  reply(201, {"ingestionId": "id-1"}))
+    heard: list[tuple[int, str | None, float | None]] = []
+    client = make_client(api, retry_policy=sdk.RetryPolicy(
+        on_attempt=lambda n, error, delay: heard.append(
+            (n, type(error).__name__ if error else None, delay))))
+    client.upload([ITEM])
+    assert heard == [(1, "Throttled", 2.0), (2, None, None)]

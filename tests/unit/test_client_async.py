@@ -320,3 +320,28 @@ def test_archive_and_list_pages() -> None:
         {"maxResults": 5},
         {"store_id": "s", "nextToken": "n1"},
     ]
+
+
+def test_the_retry_hook_hears_every_attempt() -> None:
+    api = FakeApi(
+        reply(429, {"message": "Too Many Requests"}, {"Retry-After": "4"}),
+        httpx.ConnectError("refused"),
+        reply(201, {"ingestionId": "id-1"}),
+    )
+    heard: list[tuple[int, str | None, float | None]] = []
+    policy = sdk.RetryPolicy(max_attempts=5, on_attempt=lambda n, error, delay: heard.append(
+        (n, type(error).__name__ if error else None, delay)))
+    client = make_client(api, jitter=lambda: 0.5)
+    run(client.with_retry(policy).upload_raw(b'{"catalogItems":[]}'))
+    assert heard == [(1, "Throttled", 4.0), (2, "ConnectionFailed", 0.5), (3, None, None)]
+    assert client.retry_policy.on_attempt is None  # the view did not change the client
+
+
+def test_the_retry_hook_hears_the_attempt_given_up_on() -> None:
+    api = FakeApi(default=reply(500, {"errorMsg": RETRY_500}))
+    heard: list[tuple[int, float | None]] = []
+    policy = sdk.RetryPolicy(max_attempts=2, on_attempt=lambda n, _, delay: heard.append(
+        (n, delay)))
+    with pytest.raises(sdk.RetryableServerError):
+        run(make_client(api).with_retry(policy).get_status("id-1"))
+    assert heard == [(1, 0.5), (2, None)]

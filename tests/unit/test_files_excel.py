@@ -138,3 +138,13 @@ def test_large_workbooks_are_streamed_by_openpyxl(tmp_path: Path,
 
     monkeypatch.setattr(excel, "_calamine", refuse)
     assert rows(path) == [(2, {"item_sku": "A-1"}, None)]
+
+
+def test_a_sheet_without_api_columns_is_said_so_at_its_header_row(tmp_path: Path,
+                                                                   engine: str) -> None:
+    from catalog_ingest.files import read_catalog
+
+    path = workbook(tmp_path / "c.xlsx", {"S": {"B3": "sku", "C3": "ean", "B4": "A"}})
+    with pytest.raises(SourceError) as caught:
+        list(read_catalog(path))
+    assert (caught.value.code, caught.value.line) == ("NO_MATCHING_COLUMNS", 3)

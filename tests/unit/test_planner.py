@@ -100,3 +100,46 @@ def test_archive_outcomes() -> None:
         ("A", None, None, ["DUPLICATE_SKU_IN_UPLOAD"]),
     ]
     assert plan.deactivate == [("s1", "A")] and plan.barcode_deletes == [("s1", EAN_A)]
+
+
+def _stored_as(items: list[dict[str, Any]]) -> CatalogState:
+    """The state after `items` were accepted (live, barcodes owned)."""
+    from catalog_ingest.domain.items import canonical_values
+    from catalog_ingest.domain.rules import item_barcodes
+
+    state = CatalogState()
+    for item in items:
+        key = (item["store_id"], item["item_sku"])
+        codes = item_barcodes(item)
+        state.items[key] = StoredItem(canonical_values(item), True, codes)
+        for code in codes:
+            state.owners[(item["store_id"], code)] = item["item_sku"]
+    return state
+
+
+def test_unchanged_typed_items_need_no_rule_work_and_warnings_are_still_reported(
+        monkeypatch: Any) -> None:
+    from catalog_ingest.domain import rules
+
+    typed = _item("A", EAN_A)
+    untyped = {k: v for k, v in _item("B", EAN_B).items() if k != "external_product_id_type"}
+    odd = _item("C", "96385074", external_product_id_type="EAN8", color="red")
+    items = [typed, untyped, odd]
+    state = _stored_as(items)
+    expected = _plan(items, _stored_as(items))  # every rule run on every item
+    calls: list[str] = []
+    real = rules.item_issues
+
+    def counting(item: Any) -> Any:
+        calls.append(item["item_sku"])
+        return real(item)
+
+    monkeypatch.setattr(rules, "item_issues", counting)
+    plan = plan_upload(items, None, state, "ing", 1.0)
+    assert [r.to_dict() for r in plan.results] == [r.to_dict() for r in expected.results]
+    assert [r.action for r in plan.results] == ["UNCHANGED"] * 3
+    assert [[i.code for i in r.issues] for r in plan.results] == [
+        [], ["INFERRED_BARCODE_TYPE"], ["UNKNOWN_ATTRIBUTE"]]
+    assert calls == ["B", "C"]  # only where a warning is possible
+    changed = plan_upload([{**typed, "item_name": "Other"}], None, state, "ing", 1.0)
+    assert calls == ["B", "C", "A"] and changed.results[0].action == "UPDATED"

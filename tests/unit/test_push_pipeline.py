@@ -20,7 +20,7 @@ from tests.support.tenants import Tenant, make_tenant
 from catalog_ingest.app import create_app
 from catalog_ingest.client import AsyncCatalogClient
 from catalog_ingest.client.push import Push, PushObserver, PushOptions, PushResult, Tracking
-from catalog_ingest.client.push.chunking import ChunkPlanner, idempotency_key
+from catalog_ingest.client.push.chunking import ChunkPlanner, half_seq, idempotency_key
 from catalog_ingest.client.push.mapping import IDENTITY
 from catalog_ingest.client.push.sources import inspect
 from catalog_ingest.client.push.tracking import SCHEMA_VERSION, TrackingError
@@ -102,7 +102,8 @@ class Env:
     def client(self) -> AsyncCatalogClient:
         return AsyncCatalogClient(ENDPOINT, access_key=self.tenant.access_key_id,
                                   secret_key=self.tenant.secret_access_key,
-                                  transport=self.transport, rate_limit=None, max_attempts=1)
+                                  transport=self.transport, rate_limit=None, max_attempts=1,
+                                  sleep=self._sleep, jitter=lambda: 1.0)
 
     async def _sleep(self, delay: float) -> None:
         self.delays.append(delay)
@@ -116,7 +117,7 @@ class Env:
         async def run() -> PushResult:
             async with self.client() as client:
                 return await Push(opts, client, self.tracking, observer,
-                                  sleep=self._sleep, jitter=lambda: 1.0).run()
+                                  sleep=self._sleep).run()
 
         return asyncio.run(run())
 
@@ -423,17 +424,25 @@ def test_notifications_complete_uploads_without_polling(env: Env,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     from starlette.testclient import TestClient
 
+    from catalog_ingest.client.notify_wait import Wanted
     from catalog_ingest.client.push import NotifyOptions, notify
     from catalog_ingest.client.sns import Completion
 
     delivered: list[str] = []
 
-    def fake_wait(ingestion_ids: list[str], *, on_completion: Callable[[Completion], None],
+    def fake_wait(ingestion_ids: Wanted, *, on_completion: Callable[[Completion], None],
+                  on_listening: Callable[[str], None], on_confirmed: Callable[[str], None],
                   timeout: float, **_: Any) -> dict[str, Completion]:
         """Stands in for SNS: announces each upload once the service says it ended."""
         got: dict[str, Completion] = {}
+        on_listening("http://fake-listener/")
+        on_confirmed("http://testserver/sns/confirm?token=t")
         with TestClient(env.app) as http:
-            for ingestion_id in ingestion_ids:
+            while not ingestion_ids.done(got):
+                ingestion_id = next(iter(sorted(ingestion_ids.snapshot() - set(got))), None)
+                if ingestion_id is None:
+                    threading.Event().wait(0.02)  # the fake's wait for the next upload
+                    continue
                 while True:
                     answer = http.post("/v1/catalog/getCatalogUploadStatus",
                                        json={"ingestionId": ingestion_id},
@@ -472,3 +481,70 @@ def test_wait_spellings_are_normalised() -> None:
     assert normalize_argv(["push", "--wait=poll", "a.csv"]) == ["push", "--wait-mode=poll",
                                                                "a.csv"]
     assert normalize_argv(["push", "--wait", "a.csv"]) == ["push", "--wait", "a.csv"]
+
+
+def test_every_attempt_is_recorded_up_to_giving_up(env: Env) -> None:
+    source = write_catalog(env.tmp / "cat.csv", catalog_rows(4, stores=("s1",)))
+    env.transport.before += [("/v1/catalog/upload", lambda r: httpx.Response(500, json=RETRY_500))
+                             for _ in range(3)]
+    result = env.push(source, chunk_size=2, max_attempts=3)
+    assert (result.status, result.exit_code) == ("INCOMPLETE", 1)
+    attempts = [[(a["outcome"], a["http_status"]) for a in env.tracking.attempts(result.push_id,
+                                                                                  c.seq)]
+                for c in env.tracking.chunks(result.push_id)]
+    assert attempts == [[("RetryableServerError", 500)] * 3, [("ACCEPTED", 201)]]
+    assert env.delays[:2] == [0.5, 1.0]  # the SDK's backoff, by the push's policy
+
+
+def _items_in(request: httpx.Request) -> int:
+    return len(json.loads(request.content)["catalogItems"])
+
+
+def too_large(items: int) -> Callable[[httpx.Request], httpx.Response | None]:
+    """Answer 413 to the first upload of exactly ``items`` items."""
+    return lambda r: (httpx.Response(413, json={"message": "Request Entity Too Large"})
+                      if _items_in(r) == items else None)
+
+
+def test_a_413_splits_the_chunk_in_halves_recursively(env: Env) -> None:
+    source = write_catalog(env.tmp / "cat.csv", catalog_rows(5, stores=("s1",)))
+    env.transport.before += [("/v1/catalog/upload", too_large(5)),
+                             ("/v1/catalog/upload", too_large(2))]
+    result = env.push(source, chunk_size=5)
+    assert (result.status, result.exit_code) == ("DONE", 0)
+    assert not env.transport.before
+    assert result.outcome.totals().created == 5
+    chunks = {c.seq: c for c in env.tracking.chunks(result.push_id)}
+    first, second = half_seq(1, False), half_seq(1, True)
+    quarters = half_seq(first, False), half_seq(first, True)
+    assert sorted(chunks) == sorted([1, first, second, *quarters])
+    assert chunks[1].status == "SPLIT" and chunks[first].status == "SPLIT"
+    assert [chunks[s].item_count for s in (*quarters, second)] == [1, 1, 3]
+    assert all(chunks[s].status == "DONE" for s in (*quarters, second))
+    assert len({c.idempotency_key for c in chunks.values()}) == 5
+    outcomes = [a["outcome"] for a in env.tracking.attempts(result.push_id, 1)]
+    assert outcomes == ["RequestTooLarge"]
+    assert len(env.uploads()) == 3
+    assert result.outcome.chunks["planned"] == result.outcome.chunks["accepted"] == 3
+
+
+def test_a_resumed_push_finds_the_halves_it_sent(env: Env) -> None:
+    source = write_catalog(env.tmp / "cat.csv", catalog_rows(4, stores=("s1",)))
+    env.transport.before += [("/v1/catalog/upload", too_large(4)),
+                             ("/v1/catalog/upload", lambda r: httpx.Response(500, json=FATAL_500)
+                              if _items_in(r) == 2 else None)]
+    failed = env.push(source, chunk_size=4)
+    assert (failed.status, failed.exit_code) == ("INCOMPLETE", 1)
+    resumed = env.push(resume=True)
+    assert (resumed.push_id, resumed.status) == (failed.push_id, "DONE")
+    assert resumed.outcome.totals().created == 4
+    assert len(env.uploads()) == 2  # one half accepted before, the other now
+    assert [c.status for c in env.tracking.chunks(failed.push_id)] == ["SPLIT", "DONE", "DONE"]
+
+
+def test_a_single_item_over_the_limit_fails_its_chunk(env: Env) -> None:
+    source = write_catalog(env.tmp / "cat.csv", catalog_rows(2, stores=("s1",)))
+    env.transport.before.append(("/v1/catalog/upload", too_large(1)))
+    result = env.push(source, chunk_size=1)
+    assert (result.status, result.exit_code) == ("INCOMPLETE", 1)
+    assert [c.status for c in env.tracking.chunks(result.push_id)] == ["FAILED", "DONE"]

@@ -12,6 +12,7 @@ from catalog_ingest.api import sigv4
 from catalog_ingest.engine import key_usage
 from catalog_ingest.engine.access import access_key
 from catalog_ingest.errors import AuthenticationFailed
+from catalog_ingest.observability import logs
 from catalog_ingest.runtime import Runtime
 
 
@@ -72,4 +73,5 @@ def authenticate(svc: Runtime, raw: RawRequest) -> Caller:
         path = raw.raw_path.split("?", 1)[0]
         raise AuthenticationFailed(sigv4.not_authorized_message(key.access_key_id, path))
     key_usage.note_use(svc, key.access_key_id, key.last_used_at)
+    logs.note(retailer_id=key.retailer_id)
     return Caller(key.retailer_id, key.access_key_id)

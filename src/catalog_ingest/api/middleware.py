@@ -9,6 +9,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from catalog_ingest.api.errors import renderer_for
 from catalog_ingest.errors import RequestTooLarge
 
+REQUEST_ID_KEY = "catalog_ingest.request_id"
+
 #: Paths whose bodies are not held to the API's limit: the portal streams its file uploads to
 #: disk under its own limit (`portal_max_upload_bytes`) and answers an oversized one with a
 #: page; its other forms are small and parsed with Starlette's own field limits.
@@ -27,7 +29,8 @@ class EdgeMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = str(uuid.uuid4()).encode()
+        # The telemetry layer outside picks the id first, so log lines of the request carry it.
+        request_id = scope.get(REQUEST_ID_KEY) or str(uuid.uuid4()).encode()
         started = False
 
         async def send_with_id(message: Message) -> None:

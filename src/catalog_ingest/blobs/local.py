@@ -2,11 +2,28 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from catalog_ingest.errors import BlobNotFound, InvalidInput
+from catalog_ingest.errors import BlobNotFound, InvalidInput, TransientError
+
+#: Failures of the disk that go away by themselves or when an operator acts (full, quota,
+#: I/O error): the request gets the "please retry" 500, an upload is taken up again later.
+_TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
+
+@contextmanager
+def _disk_errors() -> Iterator[None]:
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in _TRANSIENT_ERRNOS:
+            raise TransientError(f"blob folder: {os.strerror(exc.errno)}") from exc
+        raise
 
 
 class LocalBlobStore:
@@ -22,8 +39,17 @@ class LocalBlobStore:
 
     def put(self, key: str, data: bytes) -> None:
         path = self._path(key)
-        path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+        with _disk_errors():
+            try:
+                self._write(path, tmp, data)
+            except BaseException:
+                tmp.unlink(missing_ok=True)  # a full disk must not keep half-written files
+                raise
+
+    @staticmethod
+    def _write(path: Path, tmp: Path, data: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             view = memoryview(data)
@@ -41,7 +67,8 @@ class LocalBlobStore:
 
     def get(self, key: str) -> bytes:
         try:
-            return self._path(key).read_bytes()
+            with _disk_errors():
+                return self._path(key).read_bytes()
         except FileNotFoundError as exc:
             raise BlobNotFound(key) from exc
 

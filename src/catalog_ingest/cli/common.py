@@ -1,4 +1,8 @@
-"""What every command shares: settings from options and environment, output, exit codes."""
+"""What every command shares: settings from options and environment, output, exit codes.
+
+Imported by the retailer commands too, so the service side (runtime, settings) is imported
+only inside the functions that need it: the toolkit install has no server dependencies.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,15 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import typer
 
-from catalog_ingest import settings as settings_mod
 from catalog_ingest.errors import CatalogIngestError
-from catalog_ingest.runtime import Runtime, open_runtime
+
+if TYPE_CHECKING:
+    from catalog_ingest.runtime import Runtime
+    from catalog_ingest.settings import Settings
 
 T = TypeVar("T")
 
@@ -21,12 +27,16 @@ DataDir = typer.Option(None, "--data-dir", help="Data directory (CATALOG_INGEST_
 JsonOut = typer.Option(False, "--json", help="Print one JSON object.")
 
 
-def load_settings(data_dir: Path | None = None, **overrides: Any) -> settings_mod.Settings:
+def load_settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
+    from catalog_ingest import settings as settings_mod
+
     return settings_mod.from_env(data_dir=data_dir, **overrides)
 
 
 @contextmanager
 def services(data_dir: Path | None) -> Iterator[Runtime]:
+    from catalog_ingest.runtime import open_runtime
+
     svc = open_runtime(load_settings(data_dir))
     try:
         yield svc

@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from catalog_ingest.cli.common import JsonOut, emit, run_work
+from catalog_ingest.cli.push_display import RichObserver, issues_table, render_summary
 from catalog_ingest.client import AsyncCatalogClient, CatalogClient, CredentialsNotFound
 from catalog_ingest.client.push import (
     IDENTITY,
@@ -27,14 +28,15 @@ from catalog_ingest.client.push import (
     default_path,
     load_mapping,
 )
-from catalog_ingest.client.push.chunking import DEFAULT_MAX_BODY, Chunk
+from catalog_ingest.client.push.chunking import Chunk
 from catalog_ingest.client.push.mapping import ItemMapping
+from catalog_ingest.client.push.options import DEFAULT_RATE
 from catalog_ingest.client.push.outcome import Outcome
 from catalog_ingest.client.push.setup import find_resumable
 from catalog_ingest.client.push.sources import SourceError, inspect
-from catalog_ingest.client.push.summary import RichObserver, issues_table, render_summary
 from catalog_ingest.client.push.validate import Problem, check_rows
 from catalog_ingest.domain.issues import Issue, error
+from catalog_ingest.domain.items import MAX_ITEMS_PER_UPLOAD
 from catalog_ingest.errors import CatalogIngestError, ConfigurationError
 
 Endpoint = typer.Option(None, "--endpoint", envvar="CATALOG_INGEST_ENDPOINT",
@@ -46,6 +48,8 @@ TrackingDb = typer.Option(None, "--tracking-db", envvar="CATALOG_INGEST_TRACKING
 MappingOpt = typer.Option(None, "--mapping", exists=True, dir_okay=False,
                           help="TOML file mapping source columns to API fields.")
 StoreOpt = typer.Option(None, "--store", help="store_id for every row (overrides the source).")
+#: The push's defaults are PushOptions' (declared once, in the SDK); the options show them.
+DEFAULTS = PushOptions()
 Files = typer.Argument(None, exists=True, dir_okay=False, readable=True,
                        help="CSV, JSON or JSON Lines files.")
 
@@ -79,7 +83,8 @@ def push(
     files: list[Path] | None = Files,
     mapping: Path | None = MappingOpt,
     store: str | None = StoreOpt,
-    wait: bool = typer.Option(True, "--wait/--no-wait", help="Wait for processing and reports "
+    wait: bool = typer.Option(DEFAULTS.wait, "--wait/--no-wait",
+                              help="Wait for processing and reports "
                               "(`--wait notify` is short for --wait-mode notify)."),
     wait_mode: str = typer.Option("poll", "--wait-mode", help="How to wait: poll, or notify "
                                   "(SNS notifications; see --sqs-queue-url / --listen)."),
@@ -99,12 +104,14 @@ def push(
                                "uploaded in the last 24 h (fresh Idempotency-Keys)."),
     source_name: str | None = typer.Option(None, "--source-name", help="Name of the source for "
                                            "--delta/--resume (default: the file paths)."),
-    rate: float = typer.Option(10.0, "--rate", min=0.01, help="Requests per second (all kinds)."),
-    concurrency: int = typer.Option(4, "--concurrency", min=1, max=64,
+    rate: float = typer.Option(DEFAULT_RATE, "--rate", min=0.01,
+                               help="Requests per second (all kinds)."),
+    concurrency: int = typer.Option(DEFAULTS.concurrency, "--concurrency", min=1, max=64,
                                     help="Uploads in flight at once (different stores)."),
-    chunk_size: int = typer.Option(10_000, "--chunk-size", min=1, max=10_000),
-    max_body_bytes: int = typer.Option(DEFAULT_MAX_BODY, "--max-body-bytes", min=4096),
-    max_attempts: int = typer.Option(8, "--max-attempts", min=1,
+    chunk_size: int = typer.Option(DEFAULTS.chunk_size, "--chunk-size", min=1,
+                                   max=MAX_ITEMS_PER_UPLOAD),
+    max_body_bytes: int = typer.Option(DEFAULTS.max_body, "--max-body-bytes", min=4096),
+    max_attempts: int = typer.Option(DEFAULTS.max_attempts, "--max-attempts", min=1,
                                      help="Attempts per request on throttling / retryable errors."),
     notify_sqs: str | None = typer.Option(None, "--sqs-queue-url", "--notify-sqs",
                                           help="With --wait notify: the SQS queue URL the "
@@ -112,7 +119,11 @@ def push(
     notify_listen: str | None = typer.Option(None, "--listen", "--notify-listen",
                                              help="With --wait notify: HOST:PORT of a local "
                                              "HTTP subscriber to run."),
-    notify_timeout: float = typer.Option(3600.0, "--notify-timeout", min=1),
+    notify_timeout: float = typer.Option(NotifyOptions().timeout, "--notify-timeout", min=1),
+    notify_confirm_wait: float = typer.Option(
+        NotifyOptions().confirm_wait, "--notify-confirm-wait", min=0,
+        help="With --listen: seconds to wait before the first upload for the subscription's "
+        "confirmation (one confirmed before sends none)."),
     progress: bool | None = typer.Option(None, "--progress/--no-progress"),
     as_json: bool = JsonOut,
 ) -> None:
@@ -125,7 +136,7 @@ def push(
         raise _usage("--sqs-queue-url and --listen exclude each other")
     if wait_mode == "notify" and not (notify_sqs or notify_listen):
         raise _usage("--wait notify needs --sqs-queue-url URL or --listen HOST:PORT")
-    notify = (NotifyOptions(notify_sqs, notify_listen, notify_timeout)
+    notify = (NotifyOptions(notify_sqs, notify_listen, notify_timeout, notify_confirm_wait)
               if notify_sqs or notify_listen else None)
     options = PushOptions(
         sources=tuple(files or ()), mapping_path=mapping, store=store, chunk_size=chunk_size,
@@ -141,7 +152,7 @@ def push(
                                                                    endpoint)).endpoint
         if not endpoint:
             raise _usage("no endpoint: give --endpoint or set CATALOG_INGEST_ENDPOINT")
-        client = _async_client(endpoint, region, profile, rate)
+        client = _async_client(endpoint, region, profile, rate, max_attempts)
         console = Console(stderr=True)
         observer = RichObserver(console, progress)
         result = _run_push(Push(options, client, tracking, observer), client)
@@ -150,11 +161,12 @@ def push(
 
 
 def _async_client(endpoint: str, region: str | None, profile: str | None,
-                  rate: float) -> AsyncCatalogClient:
+                  rate: float, max_attempts: int) -> AsyncCatalogClient:
     try:
-        # The push retries (and records) every attempt itself: the SDK tries once.
+        # The push's calls retry by its own policy (the same --max-attempts), recording every
+        # attempt through the SDK retry's hook.
         return AsyncCatalogClient(endpoint, region=region, profile=profile, rate_limit=rate,
-                                  max_attempts=1)
+                                  max_attempts=max_attempts)
     except (CredentialsNotFound, ValueError) as exc:
         raise _usage(str(exc)) from None
 

@@ -5,17 +5,29 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import typer
 
 from catalog_ingest.cli.common import DataDir, load_settings, services
 from catalog_ingest.cli.demo import provision_demo
+from catalog_ingest.engine.shutdown import Shutdown
 from catalog_ingest.engine.worker import Worker, drain
+from catalog_ingest.observability import logs
+from catalog_ingest.observability.metrics import process_exiting
+
+LogFormat = typer.Option("console", "--log-format",
+                         help="console (readable lines) or json (one JSON object per line).",
+                         envvar="CATALOG_INGEST_LOG_FORMAT")
 
 
-def _logging() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+def _logging(fmt: str = "console") -> None:
+    if fmt not in logs.FORMATS:
+        raise typer.BadParameter(f"--log-format must be one of {', '.join(logs.FORMATS)}")
+    logs.configure(fmt)
 
 
 def serve(
@@ -25,18 +37,48 @@ def serve(
     workers: int = typer.Option(1, "--workers", min=0, help="In-process worker threads."),
     no_worker: bool = typer.Option(False, "--no-worker", help="Run no in-process worker."),
     demo: bool = typer.Option(False, "--demo", help="Provision and print a demo retailer."),
+    log_format: str = LogFormat,
 ) -> None:
     """Run the HTTP service (and, by default, one in-process worker)."""
     import uvicorn
 
     from catalog_ingest.app import create_app
 
-    _logging()
+    _logging(log_format)
     settings = load_settings(data_dir, listen_url=_listen_url(host, port))
     app = create_app(settings, workers=0 if no_worker else workers)
     if demo:
         provision_demo(app.state.runtime, f"http://{host}:{port}")
-    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)
+    config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
+                            log_config=None,
+                            timeout_graceful_shutdown=max(1, int(settings.shutdown_grace)))
+    try:
+        _graceful_server(config, app.state.begin_shutdown).run()
+    finally:
+        process_exiting()
+
+
+def _graceful_server_class() -> type:
+    import uvicorn
+
+    class GracefulServer(uvicorn.Server):
+        """uvicorn's server, telling the workers to wind down as soon as SIGTERM arrives
+        (uvicorn itself stops accepting and finishes the in-flight requests)."""
+
+        def __init__(self, config: uvicorn.Config, begin_shutdown: Callable[[], None]) -> None:
+            super().__init__(config)
+            self.begin_shutdown = begin_shutdown
+
+        def handle_exit(self, sig: int, frame: FrameType | None) -> None:
+            self.begin_shutdown()
+            super().handle_exit(sig, frame)
+
+    return GracefulServer
+
+
+def _graceful_server(config: Any, begin_shutdown: Callable[[], None]) -> Any:
+    """Built on first use: uvicorn is imported only by `serve`."""
+    return _graceful_server_class()(config, begin_shutdown)
 
 
 def _listen_url(host: str, port: int) -> str:
@@ -53,6 +95,7 @@ def worker(
     concurrency: int = typer.Option(1, "--concurrency", min=1),
     data_dir: Path | None = DataDir,
     once: bool = typer.Option(False, "--once", help="Process what is queued, then exit."),
+    log_format: str = LogFormat,
 ) -> None:
     """Run workers only (scaled-out deployments); stops cleanly on SIGTERM or Ctrl-C.
 
@@ -60,28 +103,27 @@ def worker(
     """
     from catalog_ingest.notify.delivery import Deliverer, deliver_due
 
-    _logging()
+    _logging(log_format)
     with services(data_dir) as svc:
         if once:
             drain(svc)
             deliver_due(svc)
             return
         stop = threading.Event()
-
-        def request_stop(*_: object) -> None:
-            stop.set()
-            svc.wake.set()
-
+        shutdown = Shutdown(svc, stop)
         for sig in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(sig, request_stop)
-        threads = [threading.Thread(target=Worker(svc).run, args=(stop,), name=f"worker-{n}")
+            signal.signal(sig, lambda *_: shutdown.begin())
+        threads = [threading.Thread(target=Worker(svc, abort=shutdown.abort).run, args=(stop,),
+                                    name=f"worker-{n}", daemon=True)
                    for n in range(concurrency)]
         threads.append(threading.Thread(target=Deliverer(svc).run, args=(stop,),
-                                        name="notify-deliverer"))
+                                        name="notify-deliverer", daemon=True))
         for thread in threads:
             thread.start()
-        while any(t.is_alive() for t in threads):
+        while not stop.is_set() and any(t.is_alive() for t in threads):
             stop.wait(0.5)
+        shutdown.join(threads)
+        process_exiting()
 
 
 def migrate(data_dir: Path | None = DataDir) -> None:

@@ -43,13 +43,14 @@ from catalog_ingest.client._models import (
     UploadPage,
     UploadStatus,
 )
-from catalog_ingest.client._retry import RetryPolicy
+from catalog_ingest.client._retry import AttemptHook, RetryPolicy
 
 __all__ = [
     "AdditionalProductId",
     "ApiError",
     "ArchiveStoresMismatch",
     "AsyncCatalogClient",
+    "AttemptHook",
     "AuthError",
     "BadRequest",
     "CatalogClient",

@@ -79,11 +79,14 @@ class AsyncCatalogClient(_ClientBase):
         attempt = 1
         while True:
             try:
-                return await self._attempt(call)
+                result = await self._attempt(call)
             except CatalogClientError as error:
                 delay = self._retry_delay(attempt, error)
                 if delay is None:
                     raise
+            else:
+                self._succeeded(attempt)
+                return result
             await self._sleep(delay)
             attempt += 1
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import random
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import Any, Self, TypeVar
 
 import httpx
 
@@ -23,7 +24,7 @@ from catalog_ingest.client._models import (
     UploadPage,
     UploadStatus,
 )
-from catalog_ingest.client._retry import RetryPolicy
+from catalog_ingest.client._retry import RetryPolicy, attempted
 
 T = TypeVar("T")
 DEFAULT_REGION = "us-east-1"
@@ -77,8 +78,23 @@ class _ClientBase:
         self._jitter = jitter
 
     def _retry_delay(self, attempt: int, error: CatalogClientError) -> float | None:
+        """The wait before the next attempt after ``error`` (None: give up), told to the hook."""
         error.attempts = attempt
-        return self.retry_policy.delay(attempt, error, self._jitter())
+        delay = self.retry_policy.delay(attempt, error, self._jitter())
+        attempted(self.retry_policy, attempt, error, delay)
+        return delay
+
+    def _succeeded(self, attempt: int) -> None:
+        attempted(self.retry_policy, attempt, None, None)
+
+    def with_retry(self, policy: RetryPolicy) -> Self:
+        """A view of this client whose calls retry by ``policy`` (and tell its ``on_attempt``).
+
+        It shares the connection pool, the rate limiter and the credentials: close the
+        original client, not the view."""
+        view = copy.copy(self)
+        view.retry_policy = policy
+        return view
 
 
 class CatalogClient(_ClientBase):
@@ -136,11 +152,14 @@ class CatalogClient(_ClientBase):
         attempt = 1
         while True:
             try:
-                return self._attempt(call)
+                result = self._attempt(call)
             except CatalogClientError as error:
                 delay = self._retry_delay(attempt, error)
                 if delay is None:
                     raise
+            else:
+                self._succeeded(attempt)
+                return result
             self._sleep(delay)
             attempt += 1
 

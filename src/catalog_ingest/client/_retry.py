@@ -4,10 +4,15 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
 from catalog_ingest.client._exceptions import CatalogClientError, Throttled
+
+#: Called after every attempt of a call: (attempt number from 1, the error or None when the
+#: attempt succeeded, the seconds waited before the next attempt or None when there is none).
+AttemptHook = Callable[[int, CatalogClientError | None, float | None], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,12 +22,14 @@ class RetryPolicy:
     Only errors whose ``retryable`` is true are retried: Throttled (429), RetryableServerError
     (the "please retry again." 500) and ConnectionFailed. Before attempt n+1 the client
     waits ``uniform(0, min(cap, base * 2**(n-1)))`` seconds, and never less than the
-    server's Retry-After.
+    server's Retry-After. ``on_attempt`` (optional) hears of every attempt as it ends: the
+    push records each one in its tracking database through it.
     """
 
     max_attempts: int = 5
     base: float = 0.5
     cap: float = 20.0
+    on_attempt: AttemptHook | None = field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.max_attempts < 1:
@@ -43,6 +50,13 @@ class RetryPolicy:
         if isinstance(error, Throttled) and error.retry_after is not None:
             wait = max(wait, error.retry_after)
         return wait
+
+
+def attempted(policy: RetryPolicy, attempt: int, error: CatalogClientError | None,
+              delay: float | None) -> None:
+    """Tell the policy's hook (if any) how attempt ``attempt`` ended."""
+    if policy.on_attempt is not None:
+        policy.on_attempt(attempt, error, delay)
 
 
 def parse_retry_after(value: str | None, now: float | None = None) -> float | None:

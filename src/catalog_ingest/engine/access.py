@@ -10,6 +10,7 @@ __all__ = ["AccessKey", "access_key"]
 
 
 def access_key(svc: Runtime, access_key_id: str) -> AccessKey | None:
-    """The key with its (unsealed) secret, revocation and its retailer's state; None if unknown."""
-    with svc.db.read() as conn:
-        return admin.find_key(conn, svc.settings.secret_key, access_key_id)
+    """The key with its (unsealed) secret, revocation and its retailer's state; None if unknown.
+
+    Read fresh on every call (one statement, no cache): a revoked key fails at once."""
+    return admin.lookup_key(svc.db, svc.settings.secret_key, access_key_id)

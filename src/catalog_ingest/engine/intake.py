@@ -122,20 +122,15 @@ def _accept_staged(svc: Runtime, staged: StagedPayload, retailer_id: str, kind: 
             staged.discard(svc)
             return _replay(earlier, request_hash)
     staged.written.result()
-    with svc.db.write() as conn:
-        if idempotency_key is not None:
-            earlier = uploads.find_by_idempotency_key(
-                conn, retailer_id, idempotency_key, not_before, release=True
-            )
-            if earlier is not None:  # lost a race with a concurrent retry of the same request
-                staged.discard(svc)
-                return _replay(earlier, request_hash)
-        uploads.insert_upload(
-            conn, ingestion_id=staged.ingestion_id, retailer_id=retailer_id, kind=kind.value,
-            item_count=item_count, store_ids=sorted(set(store_ids)), payload_key=staged.key,
-            idempotency_key=idempotency_key, request_hash=request_hash, submitted_at=now,
-            source=origin[0], batch_id=origin[1],
-        )
+    earlier = uploads.store_upload(
+        svc.db, not_before, ingestion_id=staged.ingestion_id, retailer_id=retailer_id,
+        kind=kind.value, item_count=item_count, store_ids=sorted(set(store_ids)),
+        payload_key=staged.key, idempotency_key=idempotency_key, request_hash=request_hash,
+        submitted_at=now, source=origin[0], batch_id=origin[1],
+    )
+    if earlier is not None:  # lost a race with a concurrent retry of the same request
+        staged.discard(svc)
+        return _replay(earlier, request_hash)
     svc.wake.set()
     return staged.ingestion_id
 
@@ -159,6 +154,8 @@ def submit_upload(svc: Runtime, retailer_id: str, body: bytes, *,
                   source: str = "api", batch_id: str | None = None) -> str:
     """Accept a `{"catalogItems": [...]}` body for the retailer; its ingestion id.
 
+    `source` (api | push | portal) and the portal's `batch_id` are recorded with the upload.
+
     The payload is written while the body is decoded and its stores checked (the fsyncs
     release the GIL); a request that turns out invalid discards it.
     """
@@ -179,14 +176,15 @@ def submit_upload(svc: Runtime, retailer_id: str, body: bytes, *,
 
 def submit_archive(svc: Runtime, retailer_id: str, body: bytes, *,
                    idempotency_key: str | None = None, body_sha256: str | None = None,
-                   source: str = "api") -> str:
+                   source: str = "api", batch_id: str | None = None) -> str:
     """Accept an `{"itemSkus": [...], "allApplicableStores": [...]}` body; its ingestion id."""
     request = decode(body, ArchiveRequest)
     check_idempotency_key(idempotency_key)
     check_all_stores(svc, retailer_id, request.allApplicableStores)
     return accept(svc, retailer_id=retailer_id, kind=UploadKind.ARCHIVE, body=body,
                   item_count=len(request.itemSkus), store_ids=request.allApplicableStores,
-                  idempotency_key=idempotency_key, request_hash=body_sha256, source=source)
+                  idempotency_key=idempotency_key, request_hash=body_sha256, source=source,
+                  batch_id=batch_id)
 
 
 def upload_status(svc: Runtime, retailer_id: str, ingestion_id: str,
@@ -200,8 +198,7 @@ def upload_status(svc: Runtime, retailer_id: str, ingestion_id: str,
 
 
 def get_upload(svc: Runtime, retailer_id: str, ingestion_id: str) -> Upload:
-    with svc.db.read() as conn:
-        upload = uploads.get_upload(conn, ingestion_id, retailer_id)
+    upload = uploads.lookup_upload(svc.db, ingestion_id, retailer_id)
     if upload is None:
         raise UnknownIngestion("API invoked with Invalid parameter")
     return upload

@@ -14,11 +14,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from catalog_ingest.domain import issues as codes
+from catalog_ingest.domain import rules
 from catalog_ingest.domain.issues import Issue, error
-from catalog_ingest.domain.items import ADDITIONAL_IDS, canonical_values
+from catalog_ingest.domain.items import (
+    ADDITIONAL_IDS,
+    KNOWN_ADDITIONAL_FIELDS,
+    KNOWN_FIELDS,
+    canonical_values,
+)
 from catalog_ingest.domain.rules import item_barcodes
 from catalog_ingest.storage.catalog import StoredItem, encode_additional
 
+PRIMARY_TYPE = "external_product_id_type"
 Key = tuple[str, str]  # (store_id, item_sku) or (store_id, barcode)
 
 
@@ -35,7 +42,7 @@ class ItemResult:
         return {
             "index": self.index, "item_sku": self.item_sku, "store_id": self.store_id,
             "status": self.status, "action": self.action,
-            "issues": [i.to_dict() for i in self.issues],
+            "issues": [i.to_dict() for i in self.issues] if self.issues else [],
         }
 
 
@@ -67,7 +74,8 @@ class Plan:
             if r.status == "ACCEPTED":
                 accepted += 1
                 counts[r.action or ""] = counts.get(r.action or "", 0) + 1
-            warnings += sum(1 for i in r.issues if not i.is_error)
+            if r.issues:  # most items have none: no generator for them
+                warnings += sum(1 for i in r.issues if not i.is_error)
         return {
             "itemsReceived": len(self.results), "itemsAccepted": accepted,
             "itemsRejected": len(self.results) - accepted, "itemsCreated": counts["CREATED"],
@@ -96,11 +104,15 @@ def _conflicts(key: Key, item_codes: list[str], state: CatalogState) -> list[Iss
     return found
 
 
-def plan_upload(items: Sequence[Mapping[str, Any]], item_issues: Sequence[list[Issue]],
-                state: CatalogState, ingestion_id: str, now: float) -> Plan:
-    """Decide every item in order; `item_issues[i]` are item i's stateless issues."""
+def plan_upload(items: Sequence[Mapping[str, Any]], item_issues: Sequence[list[Issue]] | None,
+                state: CatalogState, ingestion_id: str, now: float,
+                item_codes_of: Sequence[list[str]] | None = None) -> Plan:
+    """Decide every item in order; `item_issues[i]` are item i's stateless issues, or None to
+    have them computed here (then only where they can matter: see `_unchanged_issues`);
+    `item_codes_of[i]`, when given, item i's barcodes (`item_barcodes`)."""
     plan = Plan()
     seen: set[Key] = set()
+    items_state = state.items
     for index, item in enumerate(items):
         key = (item["store_id"], item["item_sku"])
         if key in seen:
@@ -112,13 +124,27 @@ def plan_upload(items: Sequence[Mapping[str, Any]], item_issues: Sequence[list[I
         seen.add(key)
         # Barcodes are computed once per item (no field paths unless a conflict needs one):
         # this loop runs for every item of every upload.
-        item_codes = item_barcodes(item)
-        found = [*item_issues[index], *_conflicts(key, item_codes, state)]
+        item_codes = item_codes_of[index] if item_codes_of is not None else item_barcodes(item)
+        values = canonical_values(item)
+        old = items_state.get(key)
+        if old is not None and old.active and old.values == values:
+            stateless = (item_issues[index] if item_issues is not None
+                         else _unchanged_issues(item))
+            found = [*stateless, *_conflicts(key, item_codes, state)]
+            if not any(i.is_error for i in found):
+                plan.results.append(ItemResult(index, key[1], key[0], "ACCEPTED", "UNCHANGED",
+                                               found))
+                if key in state.rejected:
+                    plan.rejection_deletes.append(key)
+                continue
+        else:
+            stateless = item_issues[index] if item_issues is not None else rules.item_issues(item)
+            found = [*stateless, *_conflicts(key, item_codes, state)]
         if found and any(i.is_error for i in found):
             plan.results.append(ItemResult(index, key[1], key[0], "REJECTED", None, found))
             plan.rejection_upserts.append(_rejection_row(item, found, ingestion_id, now))
             continue
-        action = _apply(item, key, item_codes, state, plan, ingestion_id, now)
+        action = _apply(item, key, values, item_codes, state, plan, ingestion_id, now)
         plan.results.append(ItemResult(index, key[1], key[0], "ACCEPTED", action, found))
         if key in state.rejected:
             plan.rejection_deletes.append(key)
@@ -126,9 +152,25 @@ def plan_upload(items: Sequence[Mapping[str, Any]], item_issues: Sequence[list[I
     return plan
 
 
-def _apply(item: Mapping[str, Any], key: Key, item_codes: list[str], state: CatalogState,
-           plan: Plan, ingestion_id: str, now: float) -> str:
-    values = canonical_values(item)
+def _unchanged_issues(item: Mapping[str, Any]) -> list[Issue]:
+    """The stateless issues of an item whose stored values it repeats exactly.
+
+    Its stored values passed every rule when they were accepted, and the rules that can
+    reject an item read only those values (barcodes and their types, price, name), so there
+    is no error to find; the only warnings are an inferred barcode type (a type missing) and
+    unknown attributes. The full rules run only when one of those is possible: a resync of
+    unchanged, typed items does no rule work at all.
+    """
+    if not KNOWN_FIELDS.issuperset(item) or not item.get(PRIMARY_TYPE):
+        return rules.item_issues(item)
+    for entry in item.get(ADDITIONAL_IDS) or ():
+        if not entry.get(PRIMARY_TYPE) or not KNOWN_ADDITIONAL_FIELDS.issuperset(entry):
+            return rules.item_issues(item)
+    return []
+
+
+def _apply(item: Mapping[str, Any], key: Key, values: tuple[Any, ...], item_codes: list[str],
+           state: CatalogState, plan: Plan, ingestion_id: str, now: float) -> str:
     old = state.items.get(key)
     live = old is not None and old.active
     if live and old is not None and old.values == values:

@@ -12,17 +12,17 @@ from typing import Any
 
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.engine import intake
+from catalog_ingest.engine.health import HEARTBEAT_WINDOW
+from catalog_ingest.engine.merchant_center import StatusService
 from catalog_ingest.errors import UnknownIngestion
 from catalog_ingest.notify.subscriptions import describe
 from catalog_ingest.runtime import Runtime
-from catalog_ingest.storage import admin, notifications, reads, uploads
+from catalog_ingest.storage import admin, notifications, uploads
 from catalog_ingest.storage import portal as repo
 from catalog_ingest.storage.portal import KeyRow, UploadFilter
 from catalog_ingest.storage.uploads import Upload
 
 SOURCES = ("api", "push", "portal")
-#: A worker is alive when its heartbeat is this recent (what /healthz counts).
-HEARTBEAT_WINDOW = 30.0
 PAGE_SIZE = 50
 
 
@@ -87,13 +87,14 @@ def stuck_reason(upload: Upload, now: float, live_workers: int, stuck_after: flo
         f"{int(waited)} seconds"
     if upload.status == S.INQUEUE.value:
         return (f"No worker is running: this upload has waited {wait} in the queue and nothing "
-                "is processing uploads. Start `catalog-ingest worker` (or `catalog-ingest serve` "
+                "is processing uploads. Start “catalog-ingest worker” (or “catalog-ingest serve” "
                 "with its in-process worker); it is then processed in order.")
     return (f"Its worker stopped: it has been in progress for {wait} and no worker is running. "
             "It is taken up again, from the start, as soon as a worker runs.")
 
 
 def _live_workers(conn: Any, now: float) -> int:
+    """Workers alive as /healthz counts them (a heartbeat within HEARTBEAT_WINDOW)."""
     return repo.live_worker_count(conn, now - HEARTBEAT_WINDOW)
 
 
@@ -132,18 +133,22 @@ def cancel_upload(svc: Runtime, retailer_id: str, ingestion_id: str) -> None:
     intake.cancel(svc, retailer_id, ingestion_id)
 
 
-def mmc_counts(svc: Runtime, retailer_id: str) -> list[StoreCounts]:
-    """Merchant-Center status counts per store, counted as the Status resource counts them
-    (`storage.reads.published_count` / `rejected_count`; re-point here once the Status
-    service lives in engine/)."""
+def mmc_counts(svc: Runtime, retailer_id: str,
+               status: StatusService | None = None) -> list[StoreCounts]:
+    """Merchant-Center status counts per store: what the Status resource answers for each."""
+    status = status or StatusService(svc, cache=False)
     with svc.db.read() as conn:
         stores = admin.retailer_stores(conn, retailer_id)
-        return [StoreCounts(s.store_id, s.name, s.merchant_id, s.catalog_id,
-                            reads.published_count(conn, s.store_id),
-                            reads.rejected_count(conn, s.store_id)) for s in stores]
+    counts = []
+    for store in stores:
+        found = status.status(retailer_id, str(store.merchant_id), str(store.catalog_id))
+        counts.append(StoreCounts(store.store_id, store.name, store.merchant_id,
+                                  store.catalog_id, found.published, found.rejected))
+    return counts
 
 
-def integration_health(svc: Runtime, retailer_id: str, attempts: int = 50) -> IntegrationHealth:
+def integration_health(svc: Runtime, retailer_id: str, attempts: int = 50,
+                       status: StatusService | None = None) -> IntegrationHealth:
     """Keys with their last use, subscriptions, recent deliveries, per-store counts."""
     now = time.time()
     with svc.db.read() as conn:
@@ -152,4 +157,4 @@ def integration_health(svc: Runtime, retailer_id: str, attempts: int = 50) -> In
                 for s in notifications.list_subscriptions(conn, retailer_id)]
         recent = notifications.list_attempts(conn, retailer_id, attempts)
         workers = _live_workers(conn, now)
-    return IntegrationHealth(keys, subs, recent, mmc_counts(svc, retailer_id), workers)
+    return IntegrationHealth(keys, subs, recent, mmc_counts(svc, retailer_id, status), workers)

@@ -6,15 +6,13 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
-from catalog_ingest.domain.rules import item_barcodes, item_issues
+from catalog_ingest.domain.rules import item_barcodes
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import reports
@@ -25,7 +23,7 @@ from catalog_ingest.engine.planner import (
     plan_archive,
     plan_upload,
 )
-from catalog_ingest.errors import BlobNotFound, Conflict
+from catalog_ingest.errors import BlobNotFound, CatalogIngestError, Conflict
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 from catalog_ingest.storage.catalog import CatalogRepo
@@ -36,6 +34,18 @@ log = logging.getLogger(__name__)
 
 class LostClaim(Conflict):
     """Another worker took this upload over (our lease ran out); our work is rolled back."""
+
+
+class Interrupted(CatalogIngestError):
+    """The worker is shutting down and its grace period is over; our work is rolled back."""
+
+
+Interrupt = Callable[[], bool]
+
+
+def _checkpoint(interrupted: Interrupt) -> None:
+    if interrupted():
+        raise Interrupted()
 
 
 _gc_lock = threading.Lock()
@@ -66,29 +76,38 @@ def gc_paused() -> Iterator[None]:
                 gc.enable()
 
 
-def process(svc: Runtime, upload: Upload, worker_id: str) -> str:
-    """Take `upload` from INPROGRESS to DONE or FATAL; returns the final status."""
+def process(svc: Runtime, upload: Upload, worker_id: str,
+            interrupted: Interrupt = lambda: False) -> str:
+    """Take `upload` from INPROGRESS to DONE or FATAL; returns the final status.
+
+    `interrupted` is asked between the stages; when it says so, Interrupted is raised and
+    nothing of the upload is applied (the write transaction rolls back).
+    """
     with gc_paused():
-        return _process(svc, upload, worker_id)
+        return _process(svc, upload, worker_id, interrupted)
 
 
-def _process(svc: Runtime, upload: Upload, worker_id: str) -> str:
+def _process(svc: Runtime, upload: Upload, worker_id: str, interrupted: Interrupt) -> str:
     try:
         doc = msgspec.json.decode(svc.blobs.get(upload.payload_key))
     except (BlobNotFound, msgspec.DecodeError) as exc:
         log.error("upload %s: payload unreadable (%s)", upload.ingestion_id, type(exc).__name__)
         return finish_fatal(svc, upload, worker_id, "PAYLOAD_UNREADABLE",
                             "The stored upload payload could not be read")
+    _checkpoint(interrupted)
     if upload.kind == UploadKind.ARCHIVE:
-        _process_archive(svc, upload, worker_id, doc)
+        _process_archive(svc, upload, worker_id, doc, interrupted)
     else:
-        items = doc["catalogItems"]
-        _process_items(svc, upload, worker_id, items, [item_issues(i) for i in items])
+        _process_items(svc, upload, worker_id, doc["catalogItems"], interrupted)
     return S.DONE.value
 
 
-def load_state(repo: CatalogRepo, items: Sequence[Mapping[str, Any]]) -> CatalogState:
-    """The items, barcode owners and last rejections that these items can touch."""
+def load_state(repo: CatalogRepo, items: Sequence[Mapping[str, Any]],
+               codes_out: list[list[str]] | None = None) -> CatalogState:
+    """The items, barcode owners and last rejections that these items can touch.
+
+    With `codes_out`, each item's barcodes are appended to it (the planner needs them too).
+    """
     by_store: dict[str, tuple[list[str], list[str]]] = {}
     for item in items:
         entry = by_store.get(item["store_id"])
@@ -96,7 +115,10 @@ def load_state(repo: CatalogRepo, items: Sequence[Mapping[str, Any]]) -> Catalog
             entry = by_store[item["store_id"]] = ([], [])
         skus, codes = entry
         skus.append(item["item_sku"])
-        codes.extend(item_barcodes(item))
+        item_codes = item_barcodes(item)
+        codes.extend(item_codes)
+        if codes_out is not None:
+            codes_out.append(item_codes)
     state = CatalogState()
     for store, (skus, codes) in by_store.items():
         for sku, stored in repo.load_items(store, skus).items():
@@ -107,8 +129,9 @@ def load_state(repo: CatalogRepo, items: Sequence[Mapping[str, Any]]) -> Catalog
         # A live item's barcodes are all its own (the invariant every write keeps), so only
         # barcodes that no loaded item holds need looking up: none at all for a resync.
         unknown = [code for code in codes if (store, code) not in state.owners]
-        for code, sku in repo.load_barcode_owners(store, unknown).items():
-            state.owners[(store, code)] = sku
+        if unknown:
+            for code, sku in repo.load_barcode_owners(store, unknown).items():
+                state.owners[(store, code)] = sku
         state.rejected.update((store, sku) for sku in repo.load_rejected(store, skus))
     return state
 
@@ -123,17 +146,21 @@ def write_plan(repo: CatalogRepo, plan: Plan, ingestion_id: str, now: float) -> 
 
 
 def _process_items(svc: Runtime, upload: Upload, worker_id: str,
-                   items: Sequence[Mapping[str, Any]], issues: Sequence[list[Any]]) -> None:
+                   items: Sequence[Mapping[str, Any]], interrupted: Interrupt) -> None:
+    """Plan and apply an upload; the stateless rules run in the planner, only where they can
+    matter (an unchanged, typed item repeats values that already passed them)."""
+    _checkpoint(interrupted)
     with svc.db.write() as conn:
         now = time.time()
         repo = CatalogRepo(conn)
-        plan = plan_upload(items, issues, load_state(repo, items), upload.ingestion_id, now)
-        report = _write_report(svc, upload, plan, plan.summary(), now)
-        write_plan(repo, plan, upload.ingestion_id, now)
-        _finish(conn, upload, worker_id, report, now)
+        codes: list[list[str]] = []
+        state = load_state(repo, items, codes)
+        plan = plan_upload(items, None, state, upload.ingestion_id, now, codes)
+        _apply(svc, conn, repo, upload, worker_id, plan, plan.summary(), now, interrupted)
 
 
-def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[str, Any]) -> None:
+def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[str, Any],
+                     interrupted: Interrupt) -> None:
     skus: list[str] = doc["itemSkus"]
     stores: list[str] = doc["allApplicableStores"]
     with svc.db.write() as conn:
@@ -148,36 +175,34 @@ def _process_archive(svc: Runtime, upload: Upload, worker_id: str, doc: Mapping[
                 for code in stored.barcodes:
                     state.owners[(store, code)] = sku
         plan = plan_archive(skus, found, state, upload.ingestion_id, now)
-        report = _write_report(svc, upload, plan, archive_summary(plan, len(skus)), now)
-        write_plan(repo, plan, upload.ingestion_id, now)
-        _finish(conn, upload, worker_id, report, now)
+        _apply(svc, conn, repo, upload, worker_id, plan, archive_summary(plan, len(skus)), now,
+               interrupted)
 
 
-@dataclass
-class _PendingReport:
-    key: str
-    summary: dict[str, int]
-    written: Future[None]
+def _apply(svc: Runtime, conn: Any, repo: CatalogRepo, upload: Upload, worker_id: str,
+           plan: Plan, summary: dict[str, int], now: float, interrupted: Interrupt) -> None:
+    """Write the plan, then the report, then end the upload (fenced), all in `conn`'s transaction.
 
-
-def _write_report(svc: Runtime, upload: Upload, plan: Plan, summary: dict[str, int],
-                  now: float) -> _PendingReport:
-    """Start writing the report (its fsyncs overlap the bulk writes that follow)."""
+    The report's completedAt is taken after the catalog writes (not at planning time), and the
+    same instant is the upload's completed_at; its item results are encoded while the bulk
+    writes run. The report is durable before the commit: DONE never points at a missing report.
+    """
+    _checkpoint(interrupted)
+    results = svc.io.submit(reports.encode_results, plan.results)
+    write_plan(repo, plan, upload.ingestion_id, now)
+    _checkpoint(interrupted)
+    completed = time.time()
     body = reports.build_report(
         ingestion_id=upload.ingestion_id, status=S.DONE.value, submitted_at=upload.submitted_at,
-        started_at=upload.started_at, completed_at=now, summary=summary, results=plan.results,
+        started_at=upload.started_at, completed_at=completed, summary=summary,
+        results=results.result(),
     )
     key = reports.report_key(upload.ingestion_id)
-    return _PendingReport(key, summary, svc.io.submit(svc.blobs.put, key, body))
-
-
-def _finish(conn: Any, upload: Upload, worker_id: str, report: _PendingReport,
-            now: float) -> None:
-    report.written.result()  # before the commit: DONE must never point at a missing report
-    if not uploads.finish(conn, upload.ingestion_id, worker_id, S.DONE.value, report.summary,
-                          None, report.key, now):
+    svc.blobs.put(key, body)
+    if not uploads.finish(conn, upload.ingestion_id, worker_id, S.DONE.value, summary, None, key,
+                          completed):
         raise LostClaim(upload.ingestion_id)
-    record_completion(conn, upload, S.DONE.value, report.summary, now)
+    record_completion(conn, upload, S.DONE.value, summary, completed)
 
 
 def finish_fatal(svc: Runtime, upload: Upload, worker_id: str, code: str, message: str) -> str:

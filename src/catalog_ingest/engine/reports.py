@@ -32,7 +32,9 @@ def iso(ts: float | None) -> str | None:
 
 def build_report(*, ingestion_id: str, status: str, submitted_at: float,
                  started_at: float | None, completed_at: float, summary: dict[str, int],
-                 results: Sequence[ItemResult], error: dict[str, str] | None = None) -> bytes:
+                 results: Sequence[ItemResult] | msgspec.Raw,
+                 error: dict[str, str] | None = None) -> bytes:
+    """The report document; `results` may come pre-encoded (`encode_results`)."""
     doc: dict[str, Any] = {
         "ingestionId": ingestion_id,
         "processingStatus": status,
@@ -40,11 +42,16 @@ def build_report(*, ingestion_id: str, status: str, submitted_at: float,
         "startedAt": iso(started_at),
         "completedAt": iso(completed_at),
         "summary": summary,
-        "itemResults": [r.to_dict() for r in results],
+        "itemResults": results if isinstance(results, msgspec.Raw) else encode_results(results),
     }
     if error is not None:
         doc["error"] = error
     return _encoder.encode(doc)
+
+
+def encode_results(results: Sequence[ItemResult]) -> msgspec.Raw:
+    """The report's itemResults array, encoded ahead of the rest of the document."""
+    return msgspec.Raw(_encoder.encode([r.to_dict() for r in results]))
 
 
 def fatal_summary(received: int) -> dict[str, int]:

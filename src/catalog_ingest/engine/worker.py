@@ -8,10 +8,12 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-from catalog_ingest.engine.processor import LostClaim, finish_fatal, process
+from catalog_ingest.engine.processor import Interrupted, LostClaim, finish_fatal, process
+from catalog_ingest.engine.retention import RetentionPass
+from catalog_ingest.errors import TransientError
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import uploads
 from catalog_ingest.storage.uploads import Upload
@@ -52,12 +54,23 @@ def release_local_dead_claims(svc: Runtime) -> int:
 
 
 class Worker:
-    """One sequential worker; run several (threads or processes) for throughput."""
+    """One sequential worker; run several (threads or processes) for throughput.
 
-    def __init__(self, svc: Runtime, worker_id: str | None = None) -> None:
+    `stop` (given to `run`) means: claim nothing more. `abort` means: the shutdown grace is
+    over, give the current upload's claim back (its work rolls back) instead of finishing it.
+    """
+
+    def __init__(self, svc: Runtime, worker_id: str | None = None, *,
+                 abort: threading.Event | None = None) -> None:
         self.svc = svc
         self.worker_id = worker_id or new_worker_id()
+        self.abort = abort or threading.Event()
+        self.retention = RetentionPass(svc)
         self._last_heartbeat = 0.0
+        #: Claims a transient failure kept us from giving back; retried every loop.
+        self._unreleased: list[str] = []
+        #: Whether the last attempt failed transiently (database or blob store away).
+        self.transient = False
 
     def heartbeat(self, force: bool = False) -> None:
         now = time.time()
@@ -74,6 +87,7 @@ class Worker:
     def step(self) -> tuple[bool, str | None]:
         """One claim and attempt: (whether an upload was claimed, its final status or None)."""
         settings = self.svc.settings
+        self.transient = False
         with self.svc.db.write() as conn:
             upload = uploads.claim_next(conn, self.worker_id, settings.lease_seconds, time.time())
         if upload is None:
@@ -81,11 +95,25 @@ class Worker:
         if upload.attempts >= settings.max_attempts:
             return True, finish_fatal(self.svc, upload, self.worker_id, "PROCESSING_FAILED",
                                       f"Processing failed {upload.attempts} times")
+        started = time.perf_counter()
         try:
             with self._lease(upload):
-                return True, process(self.svc, upload, self.worker_id)
+                status = process(self.svc, upload, self.worker_id, self.abort.is_set)
+            self.svc.metrics.observe_processing(upload.kind, status, upload.item_count,
+                                                time.perf_counter() - started)
+            return True, status
         except LostClaim:
             log.warning("upload %s was taken over by another worker", upload.ingestion_id)
+            return True, None
+        except Interrupted:
+            self._release(upload.ingestion_id, "shutdown grace period over")
+            return True, None
+        except TransientError as exc:
+            # Not the upload's fault: no attempt counted, so a full disk or a database restart
+            # can never turn an upload FATAL; it is taken up again once things are back.
+            log.warning("upload %s: %s; it will be taken up again", upload.ingestion_id, exc)
+            self.transient = True
+            self._release(upload.ingestion_id, str(exc))
             return True, None
         except Exception:
             log.exception("upload %s: processing failed; it will be retried", upload.ingestion_id)
@@ -93,18 +121,39 @@ class Worker:
                 uploads.record_failure(conn, upload.ingestion_id, self.worker_id)
             return True, None
 
+    def _release(self, ingestion_id: str, why: str) -> None:
+        try:
+            with self.svc.db.write() as conn:
+                uploads.release_claim(conn, ingestion_id, self.worker_id, why)
+        except TransientError:
+            self._unreleased.append(ingestion_id)  # the database is away: once it is back
+
+    def _release_pending(self) -> None:
+        while self._unreleased:
+            with self.svc.db.write() as conn:
+                uploads.release_claim(conn, self._unreleased[0], self.worker_id,
+                                      "released after an outage")
+            self._unreleased.pop(0)
+
     @contextmanager
     def _lease(self, upload: Upload) -> Iterator[None]:
-        """Renew the claim's lease in the background while the upload is processed."""
+        """Renew the claim's lease, and the worker's heartbeat, in the background while the
+        upload is processed (a worker busy on one long upload stays counted as live)."""
         done = threading.Event()
-        period = self.svc.settings.lease_seconds / 3
+        period = min(self.svc.settings.lease_seconds / 3, HEARTBEAT_SECONDS)
 
         def renew() -> None:
             while not done.wait(period):
-                with self.svc.db.write() as conn:
-                    until = time.time() + self.svc.settings.lease_seconds
-                    if not uploads.renew_lease(conn, upload.ingestion_id, self.worker_id, until):
-                        return
+                try:
+                    with self.svc.db.write() as conn:
+                        now = time.time()
+                        until = now + self.svc.settings.lease_seconds
+                        if not uploads.renew_lease(conn, upload.ingestion_id, self.worker_id,
+                                                   until):
+                            return
+                        uploads.heartbeat(conn, self.worker_id, now)
+                except TransientError:  # the database is away: try again next period
+                    log.warning("upload %s: lease renewal failed", upload.ingestion_id)
 
         thread = threading.Thread(target=renew, name="lease-renewal", daemon=True)
         thread.start()
@@ -115,20 +164,38 @@ class Worker:
             thread.join()
 
     def run(self, stop: threading.Event) -> None:
-        """Work until `stop` is set; idle waits end early when intake sets `svc.wake`."""
-        release_local_dead_claims(self.svc)
-        self.heartbeat(force=True)
+        """Work until `stop` is set; idle waits end early when intake sets `svc.wake`.
+
+        When idle, the worker runs retention (small batches, cut short by new work).
+        """
+        self._guarded(lambda: release_local_dead_claims(self.svc), stop)
         while not stop.is_set():
-            try:
-                self.heartbeat()
-                if self.run_once() is None:
-                    self.svc.wake.wait(self.svc.settings.poll_interval)
-                    self.svc.wake.clear()
-            except Exception:  # the database may be briefly unreachable: keep the worker alive
-                log.exception("worker %s: loop error", self.worker_id)
-                stop.wait(1.0)
+            self._guarded(lambda: self._loop_once(stop), stop)
+        self._guarded(self._forget, None)
+
+    def _loop_once(self, stop: threading.Event) -> None:
+        self._release_pending()
+        self.heartbeat()
+        claimed, status = self.step()
+        if self.transient:
+            stop.wait(1.0)  # back off while the database, the disk or the blob store is away
+        elif not claimed:
+            self.retention.maybe_run()
+        if status is None and not stop.is_set():
+            self.svc.wake.wait(self.svc.settings.poll_interval)
+            self.svc.wake.clear()
+
+    def _forget(self) -> None:
         with self.svc.db.write() as conn:
             uploads.forget_worker(conn, self.worker_id)
+
+    def _guarded(self, action: Callable[[], object], stop: threading.Event | None) -> None:
+        try:
+            action()
+        except Exception:  # the database may be briefly unreachable: keep the worker alive
+            log.exception("worker %s: loop error", self.worker_id)
+            if stop is not None:
+                stop.wait(1.0)
 
 
 def drain(svc: Runtime, worker: Worker | None = None) -> list[str]:
@@ -141,6 +208,8 @@ def drain(svc: Runtime, worker: Worker | None = None) -> list[str]:
     done: list[str] = []
     while True:
         claimed, status = worker.step()
+        if worker.transient:
+            raise TransientError("the database or the blob store is unavailable")
         if not claimed:
             return done
         if status is not None:

@@ -22,7 +22,7 @@ from catalog_ingest.files.records import ERROR_COLUMN, Row, SourceError
 ZIP_MAGIC: Final = b"PK\x03\x04"
 OLE_MAGIC: Final = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 EXTENSIONS: Final = frozenset((".xlsx", ".xlsm"))
-#: Workbooks up to this size (compressed) are read with calamine: ≈ 100 MB of memory at most.
+#: Workbooks up to this size (compressed) are read with calamine: ≈ 120 MB of memory at most.
 CALAMINE_MAX_BYTES: Final = 4 << 20
 
 #: A workbook: its path (read with random access), or a binary stream (an upload in memory).
@@ -106,7 +106,7 @@ def table_rows(name: str, numbered: Iterable[tuple[int, Sequence[Cell]]]) -> Ite
     skip = header.index(ERROR_COLUMN) if ERROR_COLUMN in header else -1
     columns = tuple(h for i, h in enumerate(header) if h and i != skip)
     for number, cells in rows:
-        yield from _record(name, number, header, cells, columns, skip)
+        yield from _record(name, number, header, cells, (columns, first[0]), skip)
 
 
 def _header(name: str, number: int, cells: Sequence[Cell]) -> list[str]:
@@ -122,7 +122,7 @@ def _header(name: str, number: int, cells: Sequence[Cell]) -> list[str]:
 
 
 def _record(name: str, number: int, header: list[str], cells: Sequence[Cell],
-            columns: tuple[str, ...], skip: int) -> Iterator[Row]:
+            named: tuple[tuple[str, ...], int], skip: int) -> Iterator[Row]:
     data: dict[str, Any] = {}
     error = None
     width = len(header)
@@ -136,7 +136,8 @@ def _record(name: str, number: int, header: list[str], cells: Sequence[Cell],
             continue
         data[column] = unprotect(value) if skip >= 0 and isinstance(value, str) else value
     if data or error:
-        yield Row(name, number, data, textual=True, error=error, typed=True, header=columns)
+        yield Row(name, number, data, textual=True, error=error, typed=True, header=named[0],
+                  header_line=named[1])
 
 
 def _rewound(raw: Book) -> Any:

@@ -74,7 +74,8 @@ class Row:
     ``textual`` says that empty strings mean "no value" (CSV cannot tell them apart);
     ``typed`` says that the values are spreadsheet cells (numbers are numbers, to be written
     as strings, and a number in a barcode column is a sign of a mangled barcode);
-    ``header`` is the file's column names (CSV and sheets), shared by all its rows.
+    ``header`` is the file's column names (CSV and sheets), shared by all its rows, and
+    ``header_line`` the line (sheet row) they are on.
     """
 
     file: str
@@ -84,3 +85,4 @@ class Row:
     error: str | None = None
     typed: bool = False
     header: tuple[str, ...] | None = None
+    header_line: int = 1

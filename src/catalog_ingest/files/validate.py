@@ -118,7 +118,8 @@ class SourceValidator:
         else:
             return
         if issue is not None:
-            raise ColumnsError(row.file, 1 if row.header is not None else row.line, issue)
+            line = row.header_line if row.header is not None else row.line
+            raise ColumnsError(row.file, line, issue)
 
     def item_issues(self, item: Any) -> list[Issue]:
         """The issues the service would give this item as the next one of the source."""

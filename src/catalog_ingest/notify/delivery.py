@@ -136,6 +136,7 @@ class Deliverer:
         with self.svc.db.write() as conn:
             repo.record_attempt(conn, row, outcome=outcome, detail=detail, now=self._clock(),
                                 status=status, next_attempt_at=next_attempt_at)
+        self.svc.metrics.observe_notification(outcome)
 
     def _signing_key(self) -> SigningKey:
         if self._key is None:

@@ -22,6 +22,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Route
 
 from catalog_ingest.engine.accounts import Accounts, PortalUser, Role, get_user
+from catalog_ingest.engine.merchant_center import StatusService
 from catalog_ingest.portal import formatting, sessions
 from catalog_ingest.portal.errors import PageError
 from catalog_ingest.runtime import Runtime
@@ -65,6 +66,8 @@ class Portal:
         self.runtime = runtime
         self.settings = runtime.settings
         self.accounts = Accounts(runtime)
+        #: The Merchant-Center Status service (its per-store count cache), for the counts.
+        self.merchant_center = StatusService(runtime)
         self.env = make_environment()
         self.nav = sorted(nav, key=lambda link: (link.order, link.label))
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import time
 from typing import Any
 
 from starlette.requests import Request
 
+from catalog_ingest import crypto
 from catalog_ingest.engine.accounts import PortalUser
 
 #: asgi-csrf's cookie; streamed uploads check their token against it (portal/multipart.py).
@@ -66,8 +65,8 @@ def pop_flashes(request: Request) -> list[dict[str, str]]:
 
 
 def portal_key(secret: bytes, purpose: str) -> str:
-    """A key of its own for each use of the server secret."""
-    return hmac.new(secret, f"catalog-ingest portal {purpose}".encode(), hashlib.sha256).hexdigest()
+    """A key of its own for each use of the server secret (a namespaced MAC of it)."""
+    return crypto.mac(secret, f"portal-{purpose}-key")
 
 
 def csrf_key(secret: bytes) -> str:

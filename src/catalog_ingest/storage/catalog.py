@@ -56,7 +56,13 @@ class CatalogRepo:
         """Rows of `sql_head ... IN (keys)`: one query (= ANY on PostgreSQL, json_each on SQLite,
         else IN lists of at most _CHUNK keys)."""
         if self.pg:
-            self.cursor.execute(self._sql(sql_head + " = ANY(?)"), (*fixed, list(keys)))
+            packed = self._json_array(keys)
+            if packed is not None:
+                # One JSON text parameter: psycopg dumps a 10k-element list ~20x slower.
+                sql = sql_head + " = ANY(ARRAY(SELECT json_array_elements_text(?::json)))"
+                self.cursor.execute(self._sql(sql), (*fixed, packed))
+            else:
+                self.cursor.execute(self._sql(sql_head + " = ANY(?)"), (*fixed, list(keys)))
             return list(self.cursor.fetchall())
         packed = self._json_array(keys)
         if packed is not None:
@@ -74,14 +80,14 @@ class CatalogRepo:
     def _json_array(self, keys: Sequence[str]) -> str | None:
         """`keys` as a JSON array for SQLite's json_each; None where that cannot be used."""
         global _json_each_available
-        if _json_each_available is None:
+        if _json_each_available is None and not self.pg:
             try:
                 self.cursor.execute("SELECT count(*) FROM json_each('[]')")
                 self.cursor.fetchall()
                 _json_each_available = True
             except sqlite3.OperationalError:  # an SQLite built without the JSON functions
                 _json_each_available = False
-        if not _json_each_available:
+        if not (self.pg or _json_each_available):
             return None
         try:
             return _encode_json(list(keys)).decode()
@@ -114,11 +120,27 @@ class CatalogRepo:
         if not rows:
             return
         cols = ", ".join(ITEM_COLUMNS)
-        marks = ", ".join("?" * len(ITEM_COLUMNS))
         sets = ", ".join(f"{c} = excluded.{c}" for c in _UPDATABLE)
+        if self.pg:
+            # COPY into a transaction-local staging table, then one set-based upsert: psycopg's
+            # pipelined executemany measured ~3x slower for 10k rows.
+            self.cursor.execute("CREATE TEMP TABLE IF NOT EXISTS staged_items "
+                                "(LIKE items INCLUDING DEFAULTS) ON COMMIT DELETE ROWS")
+            self._copy("staged_items", ITEM_COLUMNS, rows)
+            self.cursor.execute(f"INSERT INTO items ({cols}) SELECT {cols} FROM staged_items "
+                                f"ON CONFLICT (store_id, item_sku) DO UPDATE SET {sets}")
+            self.cursor.execute("DELETE FROM staged_items")
+            return
+        marks = ", ".join("?" * len(ITEM_COLUMNS))
         sql = (f"INSERT INTO items ({cols}) VALUES ({marks}) "
                f"ON CONFLICT (store_id, item_sku) DO UPDATE SET {sets}")
-        self.cursor.executemany(self._sql(sql), rows)
+        self.cursor.executemany(sql, rows)
+
+    def _copy(self, table: str, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+        """PostgreSQL COPY of `rows` into `table` (same transaction)."""
+        with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def set_inactive(self, keys: Sequence[tuple[str, str]], now: float, ingestion_id: str) -> None:
         if keys:
@@ -130,15 +152,26 @@ class CatalogRepo:
 
     def delete_barcodes(self, keys: Iterable[tuple[str, str]]) -> None:
         rows = list(keys)
-        if rows:
-            sql = "DELETE FROM barcodes WHERE store_id = ? AND barcode = ?"
-            self.cursor.executemany(self._sql(sql), rows)
+        if not rows:
+            return
+        if self.pg:
+            stores, codes = [k[0] for k in rows], [k[1] for k in rows]
+            self.cursor.execute(
+                "DELETE FROM barcodes b USING unnest(%s::text[], %s::text[]) AS d(s, c) "
+                "WHERE b.store_id = d.s AND b.barcode = d.c", (stores, codes))
+            return
+        sql = "DELETE FROM barcodes WHERE store_id = ? AND barcode = ?"
+        self.cursor.executemany(sql, rows)
 
     def insert_barcodes(self, rows: Iterable[tuple[str, str, str]]) -> None:
         data = list(rows)
-        if data:
-            sql = "INSERT INTO barcodes (store_id, barcode, item_sku) VALUES (?, ?, ?)"
-            self.cursor.executemany(self._sql(sql), data)
+        if not data:
+            return
+        if self.pg:
+            self._copy("barcodes", ("store_id", "barcode", "item_sku"), data)
+            return
+        sql = "INSERT INTO barcodes (store_id, barcode, item_sku) VALUES (?, ?, ?)"
+        self.cursor.executemany(sql, data)
 
     def upsert_rejections(self, rows: Sequence[tuple[Any, ...]]) -> None:
         if not rows:

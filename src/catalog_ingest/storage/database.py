@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -11,6 +11,9 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from catalog_ingest.errors import TransientError
+from catalog_ingest.storage.inbox import Inbox, drain_inbox, inbox_path
+
+_AFTER_COMMIT = "catalog_ingest_after_commit"
 
 
 def normalize_url(url: str) -> str:
@@ -38,9 +41,11 @@ class Database:
         self.url = normalize_url(url)
         self.is_sqlite = self.url.startswith("sqlite")
         self._write_lock = threading.Lock()
+        self.inbox: Inbox | None = None
         if self.is_sqlite:
             self.engine = self._sqlite_engine(pool_size, self.READER_CACHE_KIB, immediate=False)
             self.write_engine = self._sqlite_engine(1, self.WRITER_CACHE_KIB, immediate=True)
+            self.inbox = Inbox(inbox_path(self.engine.url.database))
         else:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=8,
                                         pool_pre_ping=True)
@@ -73,14 +78,50 @@ class Database:
 
     @contextmanager
     def write(self) -> Iterator[Connection]:
-        """A write transaction, committed on success, rolled back on any exception."""
+        """A write transaction, committed on success, rolled back on any exception.
+
+        On SQLite it first moves the uploads waiting in the intake inbox into `uploads`
+        (storage/inbox.py), so every write sees every accepted upload, in acceptance order.
+        Callbacks queued with `after_commit(conn, fn)` run once the commit succeeded (the
+        upload state-change log lines: a rolled-back change is never logged).
+        """
+        pending: list[Callable[[], None]] = []
         with _translate_errors():
             if self.is_sqlite:
-                with self._write_lock, self.write_engine.begin() as conn:
-                    yield conn
+                with self._write_lock:
+                    yield from self._sqlite_write(pending)
             else:
                 with self.engine.begin() as conn:
-                    yield conn
+                    yield from _with_pending(conn, pending)
+        for callback in pending:
+            callback()
+
+    @contextmanager
+    def write_if_free(self) -> Iterator[Connection | None]:
+        """`write`, or None at once when this process's SQLite writer is busy (the caller then
+        stores elsewhere instead of waiting); PostgreSQL always writes."""
+        if not self.is_sqlite:
+            with self.write() as conn:
+                yield conn
+            return
+        if not self._write_lock.acquire(blocking=False):
+            yield None
+            return
+        pending: list[Callable[[], None]] = []
+        try:
+            with _translate_errors():
+                yield from self._sqlite_write(pending)
+        finally:
+            self._write_lock.release()
+        for callback in pending:
+            callback()
+
+    def _sqlite_write(self, pending: list[Callable[[], None]]) -> Iterator[Connection]:
+        assert self.inbox is not None
+        with self.write_engine.begin() as conn:
+            moved = drain_inbox(self.inbox, conn)
+            yield from _with_pending(conn, pending)
+        self.inbox.forget(moved)  # only once the move has committed
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
@@ -88,14 +129,62 @@ class Database:
         with _translate_errors(), self.engine.connect() as conn, conn.begin():
             yield conn
 
+    def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        """Rows of one read-only statement (`?` placeholders) on a pooled DBAPI connection.
+
+        For the per-request point lookups (access key, upload status): a single statement is
+        its own consistent snapshot on both databases, and skipping SQLAlchemy's transaction
+        and statement machinery makes them ~10x cheaper, so they need no cache (a revoked key
+        fails at once).
+        """
+        if not self.is_sqlite:
+            sql = sql.replace("?", "%s")
+        dbapi_error = self.engine.dialect.loaded_dbapi.OperationalError
+        with _translate_errors():
+            conn = self.engine.raw_connection()
+            try:
+                cursor = conn.cursor()
+                try:
+                    cursor.execute(sql, params)
+                    rows = [tuple(r) for r in cursor.fetchall()]
+                finally:
+                    cursor.close()
+                if not self.is_sqlite:
+                    conn.rollback()  # end the implicit transaction before the pool takes it back
+            except dbapi_error as exc:
+                conn.invalidate()
+                raise TransientError("database unavailable") from exc
+            finally:
+                conn.close()
+        return rows
+
     def ping(self) -> None:
         with self.read() as conn:
             conn.execute(text("SELECT 1"))
 
     def dispose(self) -> None:
+        if self.inbox is not None:
+            self.inbox.close()
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
+
+
+def _with_pending(conn: Connection, pending: list[Callable[[], None]]) -> Iterator[Connection]:
+    conn.info[_AFTER_COMMIT] = pending
+    try:
+        yield conn
+    finally:
+        conn.info.pop(_AFTER_COMMIT, None)
+
+
+def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
+    """Run `callback` after `conn`'s write transaction commits (at once outside `write`)."""
+    pending = conn.info.get(_AFTER_COMMIT)
+    if pending is None:
+        callback()
+    else:
+        pending.append(callback)
 
 
 @contextmanager

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, and_, delete, exists, insert, or_, select, text, update
-from sqlalchemy.orm import aliased
+from sqlalchemy import Connection, and_, delete, insert, select, text, update
 
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.storage import tables as t
+from catalog_ingest.storage.database import Database, after_commit
+
+state_log = logging.getLogger("catalog_ingest.uploads")
 
 _ACTIVE = (S.INQUEUE.value, S.INPROGRESS.value)
 _PG_CLAIM_LOCK = 727_002
@@ -53,9 +56,69 @@ def _upload(row: Any) -> Upload:
     )
 
 
+def log_state(conn: Connection, ingestion_id: str, status: str, **fields: Any) -> None:
+    """One log line per upload state change, written once the change is committed."""
+    line = {"ingestion_id": ingestion_id, "upload_status": status, **fields}
+    after_commit(conn, lambda: state_log.info("upload state", extra={"fields": line}))
+
+
 def insert_upload(conn: Connection, **values: Any) -> None:
     values["store_ids"] = json.dumps(values["store_ids"])
     conn.execute(insert(t.uploads).values(status=S.INQUEUE.value, attempts=0, **values))
+    log_state(conn, values["ingestion_id"], S.INQUEUE.value, retailer_id=values["retailer_id"],
+              kind=values["kind"], items=values["item_count"])
+
+
+def store_upload(db: Database, not_before: float, **values: Any) -> Upload | None:
+    """Store an accepted upload durably (committed when this returns); None, or the earlier
+    upload that already used its Idempotency-Key since `not_before` (a replay).
+
+    On SQLite, when this process's writer is busy (an upload being processed holds it), the
+    upload goes to the intake inbox instead of waiting (storage/inbox.py): a 201 never waits
+    for processing. Either way the Idempotency-Key is checked against both places.
+    """
+    retailer_id, key = values["retailer_id"], values["idempotency_key"]
+    if db.inbox is None:
+        with db.write() as conn:
+            return _store_direct(conn, not_before, values)
+    with db.inbox.lock, db.write_if_free() as conn:
+        if conn is not None:  # the writer was free: straight into `uploads` (inbox drained)
+            return _store_direct(conn, not_before, values)
+        if key is not None:
+            waiting = db.inbox.find_by_idempotency_key(retailer_id, key)
+            if waiting is not None:
+                return _from_inbox(waiting)
+            # Checked after the inbox: a row moving meanwhile is in `uploads` by now.
+            with db.read() as reader:
+                earlier = find_by_idempotency_key(reader, retailer_id, key, not_before)
+            if earlier is not None:
+                return earlier
+        db.inbox.put({**values, "store_ids": json.dumps(values["store_ids"])})
+    state_log.info("upload state", extra={"fields": {
+        "ingestion_id": values["ingestion_id"], "upload_status": S.INQUEUE.value,
+        "retailer_id": retailer_id, "kind": values["kind"], "items": values["item_count"]}})
+    return None
+
+
+def _store_direct(conn: Connection, not_before: float, values: dict[str, Any]) -> Upload | None:
+    key = values["idempotency_key"]
+    if key is not None:
+        earlier = find_by_idempotency_key(conn, values["retailer_id"], key, not_before,
+                                          release=True)
+        if earlier is not None:  # lost a race with a concurrent retry of the same request
+            return earlier
+    insert_upload(conn, **values)
+    return None
+
+
+def _from_inbox(values: dict[str, Any]) -> Upload:
+    """A waiting upload as an Upload: queued, not yet numbered (seq 0)."""
+    return Upload(
+        0, values["ingestion_id"], values["retailer_id"], values["kind"], S.INQUEUE.value,
+        values["item_count"], json.loads(values["store_ids"]), values["payload_key"],
+        values["submitted_at"], None, None, 0, None, None, None, None,
+        values["idempotency_key"], values["request_hash"],
+    )
 
 
 def find_by_idempotency_key(
@@ -91,39 +154,81 @@ def get_upload(
     return _upload(row) if row else None
 
 
-def claim_next(conn: Connection, worker_id: str, lease_seconds: float, now: float) -> Upload | None:
-    """Claim the oldest claimable upload: per retailer strictly in acceptance order.
+_UPLOAD_COLUMNS = ("seq", "ingestion_id", "retailer_id", "kind", "status", "item_count",
+                   "store_ids", "payload_key", "submitted_at", "started_at", "completed_at",
+                   "attempts", "claimed_by", "summary", "error", "report_key", "idempotency_key",
+                   "request_hash")
+_LOOKUP = (f"SELECT {', '.join(_UPLOAD_COLUMNS)} FROM uploads "
+           "WHERE ingestion_id = ? AND retailer_id = ?")
 
-    A retailer's oldest unfinished upload is claimable when queued or when its claim's lease has
-    run out (its worker died); later uploads of that retailer wait, which is what makes
-    "later wins" hold whatever the number of workers. Must run in a write transaction.
+
+def lookup_upload(db: Database, ingestion_id: str, retailer_id: str) -> Upload | None:
+    """`get_upload` for the status polls: one statement, read fresh each time (no cache)."""
+    rows = db.query(_LOOKUP, (ingestion_id, retailer_id))
+    if not rows:
+        waiting = db.inbox.find(ingestion_id, retailer_id) if db.inbox is not None else None
+        return _from_inbox(waiting) if waiting is not None else None
+    row = rows[0]
+    return Upload(
+        row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7], row[8],
+        row[9], row[10], row[11], row[12], json.loads(row[13]) if row[13] else None,
+        json.loads(row[14]) if row[14] else None, row[15], row[16], row[17],
+    )
+
+
+def claim_next(conn: Connection, worker_id: str, lease_seconds: float, now: float) -> Upload | None:
+    """Claim the oldest claimable upload: per store strictly in acceptance order.
+
+    An unfinished upload is claimable when queued, or when its claim's lease has run out (its
+    worker died), and no EARLIER unfinished upload of the same retailer shares a store with
+    it. Uploads whose store sets do not overlap are independent (items, barcode ownership and
+    rejections are all per store), so they may be processed at once by different workers,
+    while "later wins" holds for every (store, SKU) whatever the number of workers; archive
+    requests name all of the retailer's stores, so they wait for, and hold up, everything of
+    theirs. Must run in a write transaction (claims are serialised: PostgreSQL by an advisory
+    lock, SQLite by its single writer).
     """
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_CLAIM_LOCK})
-    u, e = t.uploads, aliased(t.uploads)
-    earlier = exists().where(
-        e.c.retailer_id == u.c.retailer_id, e.c.status.in_(_ACTIVE), e.c.seq < u.c.seq
-    )
-    row = conn.execute(
-        select(u)
-        .where(
-            u.c.status.in_(_ACTIVE),
-            or_(u.c.status == S.INQUEUE.value, u.c.lease_expires_at < now),
-            ~earlier,
-        )
-        .order_by(u.c.seq)
-        .limit(1)
-    ).first()
-    if row is None:
+    seq = _first_claimable(conn, now)
+    if seq is None:
         return None
+    u = t.uploads
+    started = conn.execute(select(u.c.started_at).where(u.c.seq == seq)).scalar()
     conn.execute(
-        update(u).where(u.c.seq == row.seq).values(
+        update(u).where(u.c.seq == seq).values(
             status=S.INPROGRESS.value, claimed_by=worker_id, lease_expires_at=now + lease_seconds,
-            started_at=row.started_at or now,
+            started_at=started or now,
         )
     )
-    claimed = conn.execute(select(u).where(u.c.seq == row.seq)).one()
+    claimed = conn.execute(select(u).where(u.c.seq == seq)).one()
+    log_state(conn, claimed.ingestion_id, S.INPROGRESS.value, retailer_id=claimed.retailer_id,
+              worker_id=worker_id, attempts=claimed.attempts)
     return _upload(claimed)
+
+
+def _first_claimable(conn: Connection, now: float) -> int | None:
+    """The seq of the oldest claimable upload (see claim_next), scanning the unfinished ones.
+
+    The scan is over the unfinished uploads only (the queue, not the history), in acceptance
+    order; each upload seen blocks its stores for the later uploads of its retailer.
+    """
+    u = t.uploads.c
+    rows = conn.execute(
+        select(u.seq, u.retailer_id, u.status, u.lease_expires_at, u.store_ids)
+        .where(u.status.in_(_ACTIVE))
+        .order_by(u.seq)
+    )
+    busy: dict[str, set[str]] = {}
+    for row in rows:
+        stores = json.loads(row.store_ids)
+        blocked = busy.setdefault(row.retailer_id, set())
+        free = blocked.isdisjoint(stores)
+        if free and (row.status == S.INQUEUE.value
+                     or (row.lease_expires_at is not None and row.lease_expires_at < now)):
+            return int(row.seq)
+        blocked.update(stores)
+    return None
 
 
 def renew_lease(conn: Connection, ingestion_id: str, worker_id: str, until: float) -> bool:
@@ -163,6 +268,9 @@ def finish(conn: Connection, ingestion_id: str, worker_id: str | None, status: s
             error=json.dumps(error) if error is not None else None, report_key=report_key,
         )
     )
+    if result.rowcount == 1:
+        log_state(conn, ingestion_id, status, worker_id=worker_id,
+                  error_code=(error or {}).get("code"))
     return result.rowcount == 1
 
 
@@ -178,6 +286,22 @@ def record_failure(conn: Connection, ingestion_id: str, worker_id: str) -> None:
                t.uploads.c.status == S.INPROGRESS.value)
         .values(lease_expires_at=0.0, attempts=t.uploads.c.attempts + 1)
     )
+    log_state(conn, ingestion_id, S.INPROGRESS.value, worker_id=worker_id,
+              note="attempt failed; claimable again")
+
+
+def release_claim(conn: Connection, ingestion_id: str, worker_id: str, why: str) -> bool:
+    """Give a claim back without counting an attempt (shutdown, database or store away)."""
+    result = conn.execute(
+        update(t.uploads)
+        .where(t.uploads.c.ingestion_id == ingestion_id, t.uploads.c.claimed_by == worker_id,
+               t.uploads.c.status == S.INPROGRESS.value)
+        .values(lease_expires_at=0.0)
+    )
+    if result.rowcount == 1:
+        log_state(conn, ingestion_id, S.INPROGRESS.value, worker_id=worker_id,
+                  note=f"claim released: {why}")
+    return result.rowcount == 1
 
 
 def list_uploads(conn: Connection, retailer_id: str, limit: int, before_seq: int | None,

@@ -25,6 +25,7 @@ from catalog_ingest.engine.merchant_center import (
 )
 from catalog_ingest.engine.rejection_report import ZIP_MEDIA_TYPE
 from catalog_ingest.errors import MerchantCenterError
+from catalog_ingest.observability import logs
 from catalog_ingest.runtime import Runtime
 
 STATUS_ROUTE = BASE_PATH + "/{bmcMerchantId}/catalogs/{catalogId}/status"
@@ -53,6 +54,7 @@ def _status(service: StatusService, request: Request, alt: str) -> Response:
     headers = request.headers
     retailer_id = service.authenticate(headers.get("authenticationtoken"),
                                        headers.get("developertoken"))
+    logs.note(retailer_id=retailer_id)
     check_customer_headers(headers.get("customerid"), headers.get("customeraccountid"))
     params = request.path_params
     found = service.status(retailer_id, params["bmcMerchantId"], params["catalogId"])

@@ -18,7 +18,12 @@ import msgspec
 
 from catalog_ingest.client.push.mapping import ItemMapping
 from catalog_ingest.client.push.sources import FileInfo, SourceError, SourceOptions, read_rows
-from catalog_ingest.client.push.validate import Problem, SourceValidator, identity
+from catalog_ingest.client.push.validate import (
+    CrossItemState,
+    Problem,
+    SourceValidator,
+    identity,
+)
 from catalog_ingest.domain.issues import error
 from catalog_ingest.domain.items import MAX_ITEMS_PER_UPLOAD
 
@@ -110,18 +115,19 @@ class ChunkPlanner:
     def __init__(self, files: Sequence[FileInfo], mapping: ItemMapping, observer: PlanObserver,
                  *, chunk_size: int = MAX_ITEMS_PER_UPLOAD, max_body: int = DEFAULT_MAX_BODY,
                  delta: DeltaBasis | None = None, stop: threading.Event | None = None,
-                 first_seq: int = 1) -> None:
+                 first_seq: int = 1, state: CrossItemState | None = None) -> None:
         if not 1 <= chunk_size <= MAX_ITEMS_PER_UPLOAD:
             raise ValueError(f"chunk size must be 1 to {MAX_ITEMS_PER_UPLOAD}")
         self.files, self.mapping, self.observer = list(files), mapping, observer
         self.chunk_size, self.max_body, self.delta = chunk_size, max_body, delta
         self.stop = stop or threading.Event()
+        self.state = state
         self.stats = PlanStats()
         self._stores: dict[str, _Store] = {}
         self._seq = first_seq - 1
 
     def chunks(self) -> Iterator[Chunk]:
-        validator = SourceValidator()
+        validator = SourceValidator(self.state)
         for index, info in enumerate(self.files):
             try:
                 for row in read_rows(info, SourceOptions(delimiter=self.mapping.source.delimiter)):
@@ -210,6 +216,34 @@ class ChunkPlanner:
                      b"".join(e[1] for e in entries))
 
 
+class _Body(msgspec.Struct):
+    catalogItems: list[msgspec.Raw]
+
+
+def half_seq(seq: int, second: bool) -> int:
+    """The sequence number of a half of chunk ``seq`` (split after a 413).
+
+    The low 32 bits are the planned chunk's number, the high bits the node in the binary
+    tree of its halves (0 for the planned chunk itself): deterministic, so a resumed push
+    finds the halves it sent before."""
+    root, node = seq & 0xFFFFFFFF, (seq >> 32) + 1
+    return ((2 * node + int(second) - 1) << 32) | root
+
+
+def split_chunk(chunk: Chunk) -> tuple[Chunk, Chunk]:
+    """The two halves of an upload chunk of two items or more, each a request of its own."""
+    items = msgspec.json.decode(chunk.body, type=_Body).catalogItems
+    middle = len(items) // 2
+    halves = []
+    for second, part, refs, digests in (
+            (False, items[:middle], chunk.refs[:middle], chunk.digests[:middle * 16]),
+            (True, items[middle:], chunk.refs[middle:], chunk.digests[middle * 16:])):
+        body = _PREFIX + b",".join(bytes(raw) for raw in part) + _SUFFIX
+        halves.append(Chunk(half_seq(chunk.seq, second), "UPLOAD", chunk.store_id, body,
+                            hashlib.sha256(body).hexdigest(), len(part), refs, digests))
+    return halves[0], halves[1]
+
+
 def archive_chunks(skus: Sequence[str], stores: Sequence[str], first_seq: int = 1,
                    size: int = MAX_ITEMS_PER_UPLOAD) -> list[Chunk]:
     """Archive requests for ``skus`` (sorted) in ``stores``, at most ``size`` SKUs each."""
@@ -227,23 +261,39 @@ def archive_chunk(seq: int, skus: list[str], stores: Sequence[str]) -> Chunk:
     return Chunk(seq, "ARCHIVE", None, body, fingerprint, len(skus), skus=skus)
 
 
+class SourceScan:
+    """Every (SKU, store or "") of the sources' rows, valid or not, for --archive-missing.
+
+    ``complete`` ends false when some row could not be read or named no SKU: then nothing may
+    be archived, since a SKU that is in the source might look missing."""
+
+    def __init__(self, files: Sequence[FileInfo], mapping: ItemMapping) -> None:
+        self.files, self.mapping = list(files), mapping
+        self.complete = True
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        options = SourceOptions(delimiter=self.mapping.source.delimiter)
+        for info in self.files:
+            try:
+                for row in read_rows(info, options):
+                    item = (None if row.error is not None
+                            else self.mapping.apply(row.data, row.textual)[0])
+                    store, sku = identity(item)
+                    if sku is None:
+                        self.complete = False
+                        continue
+                    yield sku, store or ""
+            except SourceError:
+                self.complete = False
+                return
+
+
 def source_items(files: Sequence[FileInfo], mapping: ItemMapping
                  ) -> tuple[dict[str, set[str]], bool]:
-    """Every SKU of the sources with the stores it appears in (valid or not), and whether
-    every row could be read and named its SKU: otherwise nothing may be archived, since a SKU
-    that is in the source might look missing (--archive-missing)."""
+    """Every SKU of the sources with the stores it appears in, and whether the scan was
+    complete (see SourceScan; in memory: the push itself streams the scan to disk)."""
     present: dict[str, set[str]] = {}
-    complete = True
-    options = SourceOptions(delimiter=mapping.source.delimiter)
-    for info in files:
-        try:
-            for row in read_rows(info, options):
-                item = None if row.error is not None else mapping.apply(row.data, row.textual)[0]
-                store, sku = identity(item)
-                if sku is None:
-                    complete = False
-                    continue
-                present.setdefault(sku, set()).add(store or "")
-        except SourceError:
-            return present, False
-    return present, complete
+    scan = SourceScan(files, mapping)
+    for sku, store in scan:
+        present.setdefault(sku, set()).add(store)
+    return present, scan.complete

@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import Awaitable, Callable, Sequence
-from functools import partial
+from array import array
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,10 +19,9 @@ from catalog_ingest.client import AsyncCatalogClient, ReportLinkExpired, RetryPo
 from catalog_ingest.client.push.options import PushObserver
 from catalog_ingest.client.push.outcome import Outcome
 from catalog_ingest.client.push.results import ResultsDir
+from catalog_ingest.client.push.scratch import Scratch
 from catalog_ingest.client.push.tracking import Tracking
-from catalog_ingest.client.push.waiting import Tracked, retrying
-
-Sleep = Callable[[float], Awaitable[object]]
+from catalog_ingest.client.push.waiting import Tracked
 
 
 class Collector:
@@ -30,11 +29,13 @@ class Collector:
 
     def __init__(self, push_id: str, names: Sequence[str], client: AsyncCatalogClient,
                  tracking: Tracking, results: ResultsDir, outcome: Outcome,
-                 observer: PushObserver, policy: RetryPolicy, sleep: Sleep) -> None:
+                 observer: PushObserver, policy: RetryPolicy, scratch: Scratch) -> None:
         self.push_id, self.names = push_id, list(names)
-        self.client, self.tracking, self.results = client, tracking, results
+        # Downloads and status calls are retried by the SDK, by the push's policy.
+        self.client = client.with_retry(policy)
+        self.tracking, self.results = tracking, results
         self.outcome, self.observer = outcome, observer
-        self.policy, self.sleep = policy, sleep
+        self.scratch = scratch
         #: Guards ``outcome``: reports are counted in threads, problems in the planner's.
         self.lock = threading.Lock()
         #: For archive chunks: the stores each SKU was known in (their hashes are dropped).
@@ -56,6 +57,7 @@ class Collector:
         self.observer.chunk_failed(tracked.chunk, message)
 
     async def complete(self, tracked: Tracked, status: str, link: str | None) -> None:
+        self._statuses.pop(tracked.chunk.seq, None)
         if status == "CANCELLED" or not link:
             self.cancelled(tracked, status)
             return
@@ -80,11 +82,9 @@ class Collector:
         """The report; an expired link is replaced by a fresh one from the status call."""
         for _ in range(3):
             try:
-                return await retrying(partial(self.client.download_report, link), self.policy,
-                                      self.sleep)
+                return await self.client.download_report(link)
             except ReportLinkExpired:
-                status = await retrying(lambda: self.client.get_status(ingestion_id),
-                                        self.policy, self.sleep)
+                status = await self.client.get_status(ingestion_id)
                 link = status.report_url or link
         return await self.client.download_report(link)
 
@@ -93,6 +93,7 @@ class Collector:
         if path is not None:
             self.results.save_report(path, report)
         chunk = tracked.chunk
+        self.scratch.unpark(chunk)
         with self.lock:
             effects = self.outcome.add_report(chunk, report, self.names,
                                               tracked.ingestion_id)
@@ -103,3 +104,7 @@ class Collector:
             self.tracking.stage(self.push_id, [
                 (store, sku, None) for sku in chunk.skus
                 for store in self.archive_pairs.get(sku, ())])
+        if chunk.kind == "ARCHIVE":
+            for sku in chunk.skus:
+                self.archive_pairs.pop(sku, None)
+        chunk.refs, chunk.digests = array("Q"), b""  # counted: the arrays are done with

@@ -16,6 +16,10 @@ if TYPE_CHECKING:
     from catalog_ingest.client.push.validate import Problem
 
 
+#: Requests per second of the push's client (all kinds), the contract's per-retailer limit.
+DEFAULT_RATE = 10.0
+
+
 class PushError(CatalogIngestError):
     """The push cannot start or go on (a failure of the work: exit status 1)."""
 
@@ -27,10 +31,15 @@ class NotifyOptions:
     sqs_queue_url: str | None = None
     listen: str | None = None
     timeout: float = 3600.0
+    #: With ``listen``: how long to wait, before the first upload, for the subscription's
+    #: confirmation to arrive (one confirmed in an earlier push sends none).
+    confirm_wait: float = 10.0
 
 
 @dataclass(frozen=True)
 class PushOptions:
+    """One push's options; their defaults are the only ones (the CLI's options show these)."""
+
     sources: tuple[Path, ...] = ()
     mapping_path: Path | None = None
     store: str | None = None

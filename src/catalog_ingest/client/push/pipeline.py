@@ -1,7 +1,6 @@
 """The push of seed 003: plan chunks, upload them within the rate limit, wait, collect reports.
 
-Framework-free (no CLI, no terminal): the CLI gives it a client, a tracking database and an
-observer for the progress display. Order of work:
+Framework-free: the CLI gives it a client, a tracking database and an observer. Steps:
 
 1. settle the push: a new one (superseding unfinished pushes of the same source), or the one
    being resumed (its sources must be byte-identical);
@@ -10,19 +9,20 @@ observer for the progress display. Order of work:
 3. plan chunks in a thread while the event loop uploads them: chunks of one store one after
    the other (acceptance order is processing order), stores concurrently, all requests
    through one rate limiter; every chunk is recorded before it is sent and its ingestion id
-   right after the 201; retries reuse the chunk's content-derived Idempotency-Key;
-4. wait for every upload (polling, or notifications then polling), download each report,
-   count it, stage the delta hashes, and merge them once the whole push has ended.
+   right after the 201; the SDK's retry (by the push's policy) reuses the chunk's
+   content-derived Idempotency-Key and records every attempt through its ``on_attempt`` hook;
+4. wait for every upload (polling, or notifications listened for from before the first
+   upload, then polling), download each report, count it, stage the delta hashes, and
+   merge them once the whole push has ended.
 """
 
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
-import random
 import threading
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import msgspec
@@ -30,46 +30,54 @@ import msgspec
 from catalog_ingest.client import (
     ArchiveStoresMismatch,
     AsyncCatalogClient,
+    AttemptHook,
     CatalogClientError,
+    RequestTooLarge,
     RetryPolicy,
 )
+from catalog_ingest.client.push.archiving import archive_missing
 from catalog_ingest.client.push.chunking import (
-    Cancelled,
     Chunk,
     ChunkPlanner,
     DeltaBasis,
     archive_chunk,
-    archive_chunks,
     idempotency_key,
-    source_items,
+    split_chunk,
 )
 from catalog_ingest.client.push.collect import Collector
-from catalog_ingest.client.push.notify import wait_notified
+from catalog_ingest.client.push.feeding import produce, put_checked
+from catalog_ingest.client.push.notify import Notifier
 from catalog_ingest.client.push.options import PushError, PushObserver, PushOptions, PushResult
 from catalog_ingest.client.push.outcome import Outcome
 from catalog_ingest.client.push.results import ResultsDir, load_report
+from catalog_ingest.client.push.scratch import Scratch
 from catalog_ingest.client.push.setup import Setup, settle_push
 from catalog_ingest.client.push.tracking import SETTLED, ChunkRecord, Tracking
 from catalog_ingest.client.push.validate import Problem
 from catalog_ingest.client.push.waiting import PollWaiter, Tracked
 
 Sleep = Callable[[float], Awaitable[object]]
+#: The status of a chunk sent as two halves after a 413 (the halves are chunks of their own).
+SPLIT = "SPLIT"
 
 
 class Push:
     """One run of a push (new or resumed). ``await Push(...).run()`` → PushResult."""
 
     def __init__(self, options: PushOptions, client: AsyncCatalogClient, tracking: Tracking,
-                 observer: PushObserver | None = None, *, sleep: Sleep = asyncio.sleep,
-                 jitter: Callable[[], float] = random.random) -> None:
+                 observer: PushObserver | None = None, *, sleep: Sleep = asyncio.sleep) -> None:
+        """``sleep`` paces the polling; the waits between retries are the client's own (its
+        ``sleep`` and ``jitter``), by this push's policy (``max_attempts``)."""
         self.options, self.client, self.tracking = options, client, tracking
         self.observer = observer or PushObserver()
-        self.sleep, self.jitter = sleep, jitter
+        self.sleep = sleep
         self.policy = RetryPolicy(max_attempts=options.max_attempts)
         self.outcome = Outcome()
         self._stop = threading.Event()
         self.setup: Setup
         self.results: ResultsDir
+        self.scratch: Scratch
+        self.notifier: Notifier | None = None
         self.collector: Collector
         self.waiter: PollWaiter
 
@@ -80,23 +88,28 @@ class Push:
         self.options = self.setup.options
         self.policy = RetryPolicy(max_attempts=self.options.max_attempts)
         self.results = ResultsDir(self.setup.results_dir)
+        self.scratch = Scratch()
         self.collector = Collector(self.setup.push_id, self.setup.names, self.client,
                                    self.tracking, self.results, self.outcome, self.observer,
-                                   self.policy, self.sleep)
+                                   self.policy, self.scratch)
         self.waiter = PollWaiter(self.client, self.collector, self.policy,
                                  initial=self.options.poll_initial,
                                  maximum=self.options.poll_max, sleep=self.sleep)
-        notify = self.options.wait and self.options.notify is not None
-        if notify:
-            self.waiter.hold.clear()
+        if self.options.wait and self.options.notify is not None:
+            self.waiter.hold.clear()  # polling waits for the notifications
+            self.notifier = Notifier(self, self.options.notify, self.setup.endpoint,
+                                     self.client.region)
         waiting = asyncio.ensure_future(self.waiter.run()) if self.options.wait else None
         status = "INTERRUPTED"
         try:
             self.observer.begin(self.setup.push_id, self.setup.total_bytes, self.setup.resumed)
-            first_seq = await self._archive_missing()
+            if self.notifier is not None:
+                self.notifier.start()
+                await self.notifier.ready()  # listening before the first upload
+            first_seq = await archive_missing(self)
             await self._plan_and_send(first_seq)
             self.waiter.close()
-            if notify:
+            if self.notifier is not None:
                 await self._notifications()
             if waiting is not None:
                 await waiting
@@ -106,6 +119,7 @@ class Push:
                 waiting.cancel()
             self._stop.set()
             self.results.close()
+            self.scratch.close()
             result = PushResult(self.setup.push_id, self._finish(status), self.outcome,
                                 self.setup.results_dir, self.setup.resumed)
             self.observer.end(result)  # also when interrupted: the display must stop
@@ -113,13 +127,16 @@ class Push:
 
     async def _plan_and_send(self, first_seq: int) -> None:
         loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=2 * self.options.concurrency)
+        # Few chunks wait (each holds its body, up to --max-body-bytes): one here, one per
+        # store lane, one being sent per lane; planning goes on meanwhile.
+        queue: asyncio.Queue[Chunk | None] = asyncio.Queue(maxsize=1)
         planner = ChunkPlanner(self.setup.files, self.setup.mapping, _PlanSink(self),
                                chunk_size=self.options.chunk_size, max_body=self.options.max_body,
                                delta=self._delta_basis() if self.options.delta else None,
-                               stop=self._stop, first_seq=first_seq)
+                               stop=self._stop, first_seq=first_seq, state=self.scratch)
         failure: list[BaseException] = []
-        thread = threading.Thread(target=self._produce, args=(loop, queue, planner, failure),
+        thread = threading.Thread(target=produce, args=(loop, queue, planner, self._stop,
+                                                        failure),
                                   name="push-planner", daemon=True)
         thread.start()
         try:
@@ -131,35 +148,6 @@ class Push:
             raise failure[0]
         self._absorb_stats(planner)
 
-    def _produce(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Chunk | None],
-                 planner: ChunkPlanner, failure: list[BaseException]) -> None:
-        """Planner thread: chunks into the queue (blocking while it is full)."""
-        try:
-            try:
-                for chunk in planner.chunks():
-                    self._put(loop, queue, chunk)
-            except Cancelled:
-                raise
-            except BaseException as exc:
-                failure.append(exc)
-            self._put(loop, queue, None)
-        except Cancelled:
-            return
-
-    def _put(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[Chunk | None],
-             chunk: Chunk | None) -> None:
-        future = asyncio.run_coroutine_threadsafe(queue.put(chunk), loop)
-        while True:
-            try:
-                future.result(timeout=0.2)
-                return
-            except concurrent.futures.CancelledError:
-                raise Cancelled from None
-            except TimeoutError:
-                if self._stop.is_set():
-                    future.cancel()
-                    raise Cancelled from None
-
     async def _dispatch(self, queue: asyncio.Queue[Chunk | None]) -> None:
         """Send chunks: one store's in order, several stores at once (bounded)."""
         slots = asyncio.Semaphore(self.options.concurrency)
@@ -169,55 +157,25 @@ class Push:
         async def lane(chunks: asyncio.Queue[Chunk | None]) -> None:
             while (chunk := await chunks.get()) is not None:
                 async with slots:
-                    await self._send(chunk)
+                    await self.send(chunk)
 
         try:
             while (chunk := await queue.get()) is not None:
                 if chunk.store_id not in lanes:
-                    lanes[chunk.store_id] = asyncio.Queue(maxsize=2)
+                    lanes[chunk.store_id] = asyncio.Queue(maxsize=1)
                     senders.append(asyncio.ensure_future(lane(lanes[chunk.store_id])))
-                await _put_checked(lanes[chunk.store_id], chunk, senders)
+                await put_checked(lanes[chunk.store_id], chunk, senders)
             for chunks in lanes.values():
-                await _put_checked(chunks, None, senders)
+                await put_checked(chunks, None, senders)
             await asyncio.gather(*senders)
         finally:
             for task in senders:
                 task.cancel()
 
-    # --- archive -------------------------------------------------------------------------------
-
-    async def _archive_missing(self) -> int:
-        """Archive SKUs gone from the source; returns the first sequence number for uploads."""
-        if not self.options.archive_missing:
-            return 1
-        present, complete = await asyncio.to_thread(source_items, self.setup.files,
-                                                    self.setup.mapping)
-        if not complete:
-            self.outcome.archive_skipped = ("some rows could not be read or name no SKU: "
-                                            "nothing was archived")
-            self.observer.note(f"--archive-missing: {self.outcome.archive_skipped}")
-            return 1
-        known: dict[str, list[str]] = {}
-        for store_id, sku in self.tracking.known_items(self.setup.endpoint,
-                                                       self.setup.source_key):
-            known.setdefault(sku, []).append(store_id)
-        missing = sorted(sku for sku in known if sku not in present)
-        partial = sum(1 for sku, stores in known.items()
-                      if sku in present and set(stores) - present[sku])
-        if partial:
-            self.observer.note(f"--archive-missing: {partial} SKUs left some stores but not "
-                               "all; the API archives a SKU in every store, so they were kept")
-        stores = sorted({s for v in known.values() for s in v}
-                        | {s for v in present.values() for s in v if s})
-        chunks = archive_chunks(missing, stores) if missing and stores else []
-        for chunk in chunks:
-            self.collector.archive_pairs.update((sku, known[sku]) for sku in chunk.skus)
-            await self._send(chunk)
-        return len(chunks) + 1
-
     # --- sending -------------------------------------------------------------------------------
 
-    async def _send(self, chunk: Chunk) -> None:
+    async def send(self, chunk: Chunk, *, half: bool = False) -> None:
+        """Send one chunk (or collect it, when an earlier run did) and hand it to the waiter."""
         record = self.tracking.chunk(self.setup.push_id, chunk.seq)
         if record is None:
             record = self._record(chunk)
@@ -226,20 +184,30 @@ class Push:
             raise PushError(
                 f"chunk {chunk.seq} is not the one planned before (the sources, the mapping or "
                 "the tracked items changed): start a new push instead of resuming")
-        with self.collector.lock:
-            self.outcome.chunks["planned"] += 1
-        self.observer.chunk_planned(chunk)
+        if not half:  # a split's halves are counted by the split
+            with self.collector.lock:
+                self.outcome.chunks["planned"] += 1
+            self.observer.chunk_planned(chunk)
+        if record.status == SPLIT:  # resumed: the same halves as before
+            await self._send_halves(chunk)
+            return
         if record.ingestion_id:
             chunk.body = b""  # only the rows and hashes are needed from here on
             self._accepted(chunk, record.ingestion_id, replayed=True)
             await self._resume(chunk, record)
             return
-        ingestion_id = await self._upload(chunk, record.idempotency_key)
+        try:
+            ingestion_id = await self._upload(chunk, record.idempotency_key)
+        except _TooLarge:
+            self.tracking.update_chunk(self.setup.push_id, chunk.seq, status=SPLIT,
+                                       error="413: sent as two halves")
+            await self._send_halves(chunk)
+            return
         chunk.body = b""
         if ingestion_id is not None:
             self._accepted(chunk, ingestion_id, replayed=False)
             if self.options.wait:
-                self.waiter.add(Tracked(chunk, ingestion_id))
+                self._wait_for(Tracked(chunk, ingestion_id))
 
     def _record(self, chunk: Chunk) -> ChunkRecord:
         salt = self.setup.push_id if self.options.force else ""
@@ -253,18 +221,22 @@ class Push:
                            chunk.item_count, first, last)
 
     async def _upload(self, chunk: Chunk, key: str) -> str | None:
-        """POST the chunk until accepted; None when it failed for good (recorded)."""
-        push_id, attempt = self.setup.push_id, 1
+        """POST the chunk until accepted; None when it failed for good (recorded).
+
+        The SDK retries the call by the push's policy; its ``on_attempt`` hook records every
+        attempt in the tracking database. The loop here only re-plans an archive whose store
+        set the service corrected (a new request, not a retry)."""
+        push_id = self.setup.push_id
+        client = self.client.with_retry(replace(self.policy, on_attempt=self._recorder(chunk)))
+        self.tracking.update_chunk(push_id, chunk.seq, status="SENDING")
         while True:
-            self.tracking.update_chunk(push_id, chunk.seq, status="SENDING")
             try:
                 if chunk.kind == "ARCHIVE":
-                    stores = _stores_of(chunk)
-                    accepted = await self.client.archive(chunk.skus, stores, idempotency_key=key)
+                    accepted = await client.archive(chunk.skus, _stores_of(chunk),
+                                                    idempotency_key=key)
                 else:
-                    accepted = await self.client.upload_raw(chunk.body, idempotency_key=key)
+                    accepted = await client.upload_raw(chunk.body, idempotency_key=key)
             except ArchiveStoresMismatch as exc:
-                self._attempt(chunk, exc)
                 if not exc.store_ids or set(exc.store_ids) == set(_stores_of(chunk)):
                     self._failed(chunk, exc)
                     return None
@@ -273,24 +245,44 @@ class Push:
                                       self.setup.push_id if self.options.force else "")
                 self.tracking.update_chunk(push_id, chunk.seq, idempotency_key=key)
                 continue
-            except CatalogClientError as exc:
-                self._attempt(chunk, exc)
-                delay = self.policy.delay(attempt, exc, self.jitter())
-                if delay is None:
+            except RequestTooLarge as exc:
+                if chunk.kind != "UPLOAD" or chunk.item_count < 2:
                     self._failed(chunk, exc)
                     return None
-                await self.sleep(delay)
-                attempt += 1
-                continue
-            self.tracking.record_attempt(push_id, chunk.seq, "ACCEPTED", 201)
+                raise _TooLarge from exc
+            except CatalogClientError as exc:
+                self._failed(chunk, exc)
+                return None
             self.tracking.update_chunk(push_id, chunk.seq, status="ACCEPTED", error=None,
                                        ingestion_id=accepted.ingestion_id,
                                        submitted_at=time.time())
             return accepted.ingestion_id
 
-    def _attempt(self, chunk: Chunk, exc: CatalogClientError) -> None:
-        self.tracking.record_attempt(self.setup.push_id, chunk.seq, type(exc).__name__,
-                                     exc.status_code, exc.request_id, exc.message[:500])
+    async def _send_halves(self, chunk: Chunk) -> None:
+        """A chunk the service found too large (413), sent as two uploads of half its items
+        (each tracked, with its own Idempotency-Key; a half still too large is split again)."""
+        first, second = split_chunk(chunk)
+        chunk.body = b""
+        with self.collector.lock:
+            self.outcome.chunks["planned"] += 1  # two uploads instead of one
+        self.observer.note(f"upload {chunk.seq} ({chunk.store_id}, {chunk.item_count} items) "
+                           f"is over the service's size limit: sent as two halves")
+        for half in (first, second):
+            await self.send(half, half=True)
+
+    def _recorder(self, chunk: Chunk) -> AttemptHook:
+        """The retry hook that records each attempt of ``chunk``'s request."""
+        push_id, seq = self.setup.push_id, chunk.seq
+
+        def record(attempt: int, error: CatalogClientError | None, delay: float | None) -> None:
+            if error is None:
+                self.tracking.record_attempt(push_id, seq, "ACCEPTED", 201)
+            else:
+                self.tracking.record_attempt(push_id, seq, type(error).__name__,
+                                             error.status_code, error.request_id,
+                                             error.message[:500])
+
+        return record
 
     def _failed(self, chunk: Chunk, exc: CatalogClientError) -> None:
         message = str(exc)
@@ -319,17 +311,24 @@ class Push:
                 self.collector.cancelled(tracked, record.status)
                 return
         if self.options.wait:
-            self.waiter.add(tracked)
+            self._wait_for(tracked)
 
     # --- notifications -------------------------------------------------------------------------
 
     async def _notifications(self) -> None:
         """Wait for completion notifications of the open uploads, then let polling finish."""
+        assert self.notifier is not None
         try:
-            await wait_notified(self, self.options.notify, self.setup.endpoint,
-                                self.client.region)
+            await self.notifier.finish()
         finally:
             self.waiter.hold.set()
+
+    def _wait_for(self, tracked: Tracked) -> None:
+        """Hand an accepted upload to the waiter (and to the notifications, when used)."""
+        self.scratch.park(tracked.chunk)  # its arrays wait on disk for the report
+        self.waiter.add(tracked)
+        if self.notifier is not None:
+            self.notifier.add(tracked.ingestion_id)
 
     def notified(self, ingestion_id: str, status: str, link: str | None) -> None:
         tracked = self.waiter.discard(ingestion_id)
@@ -357,9 +356,10 @@ class Push:
         chunks = self.tracking.chunks(push_id)
         if ran != "ENDED":
             status = "INTERRUPTED"
-        elif all(c.status in SETTLED for c in chunks):
+        elif all(c.status in SETTLED or c.status == SPLIT for c in chunks):
             status = "DONE"
-        elif not self.options.wait and all(c.ingestion_id for c in chunks):
+        elif not self.options.wait and all(c.ingestion_id or c.status == SPLIT
+                                           for c in chunks):
             status = "SUBMITTED"
         else:
             status = "INCOMPLETE"
@@ -372,6 +372,10 @@ class Push:
         self.tracking.update_push(push_id, status=status, finished_at=time.time(),
                                   summary=self.outcome.to_dict(), pid=None)
         return status
+
+
+class _TooLarge(Exception):
+    """The service answered 413 to an upload that can be split."""
 
 
 class _PlanSink:
@@ -395,19 +399,3 @@ class _PlanSink:
 def _stores_of(chunk: Chunk) -> list[str]:
     stores: list[str] = msgspec.json.decode(chunk.body)["allApplicableStores"]
     return stores
-
-
-async def _put_checked(queue: asyncio.Queue[Chunk | None], chunk: Chunk | None,
-                       senders: list[asyncio.Task[None]]) -> None:
-    """Put into a lane's queue, but raise at once if a sender died (instead of blocking)."""
-    put = asyncio.ensure_future(queue.put(chunk))
-    while True:
-        done, _ = await asyncio.wait([put, *senders], return_when=asyncio.FIRST_COMPLETED)
-        for task in done:
-            if task is not put and task.exception() is not None:
-                put.cancel()
-                raise task.exception()  # type: ignore[misc]
-        if put in done:
-            return
-        senders = [t for t in senders if not t.done()]
-

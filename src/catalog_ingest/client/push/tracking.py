@@ -272,11 +272,16 @@ class Tracking:
         return found
 
     def known_items(self, endpoint: str, source_key: str) -> Iterator[tuple[str, str]]:
-        """(store_id, item_sku) of every item last accepted from this source."""
-        rows = self._run("SELECT store_id, item_sku FROM item_hashes WHERE endpoint = ? AND "
-                         "source_key = ? ORDER BY store_id, item_sku",
-                         [endpoint, source_key]).fetchall()
-        return ((r[0], r[1]) for r in rows)
+        """(store_id, item_sku) of every item last accepted from this source, streamed (a few
+        thousand rows in memory at a time)."""
+        cursor = self._run("SELECT store_id, item_sku FROM item_hashes WHERE endpoint = ? AND "
+                           "source_key = ? ORDER BY store_id, item_sku", [endpoint, source_key])
+        while True:
+            with self._lock:
+                rows = cursor.fetchmany(5000)
+            if not rows:
+                return
+            yield from ((r[0], r[1]) for r in rows)
 
     def stage(self, push_id: str, rows: Iterable[tuple[str, str, bytes | None]]) -> None:
         """Outcomes of this push, applied to item_hashes when it ends (None: forget the item).

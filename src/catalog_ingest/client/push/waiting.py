@@ -9,16 +9,14 @@ limit with the uploads) while noticing each completion promptly.
 from __future__ import annotations
 
 import asyncio
-import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from catalog_ingest.client import AsyncCatalogClient, CatalogClientError, RetryPolicy
 from catalog_ingest.client._exceptions import UnknownIngestion
 from catalog_ingest.client.push.chunking import Chunk
 
-T = TypeVar("T")
 Sleep = Callable[[float], Awaitable[object]]
 
 
@@ -38,28 +36,14 @@ class Completer(Protocol):
     def progress(self, tracked: Tracked, status: str) -> None: ...
 
 
-async def retrying(call: Callable[[], Awaitable[T]], policy: RetryPolicy, sleep: Sleep,
-                   jitter: Callable[[], float] = random.random) -> T:
-    """``call()``, retried as the SDK's policy says (throttling, "please retry" 500s, resets)."""
-    attempt = 1
-    while True:
-        try:
-            return await call()
-        except CatalogClientError as error:
-            delay = policy.delay(attempt, error, jitter())
-            if delay is None:
-                raise
-        await sleep(delay)
-        attempt += 1
-
-
 class PollWaiter:
     """Polls the oldest open upload until it ends, then the next; backoff between polls."""
 
     def __init__(self, client: AsyncCatalogClient, completer: Completer, policy: RetryPolicy,
                  *, initial: float = 0.5, maximum: float = 10.0, factor: float = 1.5,
                  sleep: Sleep = asyncio.sleep) -> None:
-        self.client, self.completer, self.policy = client, completer, policy
+        # Status calls are retried by the SDK, by the push's policy (throttling, resets...).
+        self.client, self.completer = client.with_retry(policy), completer
         self.initial, self.maximum, self.factor = initial, maximum, factor
         self.sleep = sleep
         self.pending: list[Tracked] = []
@@ -117,8 +101,7 @@ class PollWaiter:
     async def _poll(self, tracked: Tracked) -> bool:
         """Ask once; True when the upload ended (and is being completed) or is lost."""
         try:
-            status = await retrying(lambda: self.client.get_status(tracked.ingestion_id),
-                                    self.policy, self.sleep)
+            status = await self.client.get_status(tracked.ingestion_id)
         except UnknownIngestion as exc:
             self.discard(tracked.ingestion_id)
             await self.completer.lost(tracked, str(exc))

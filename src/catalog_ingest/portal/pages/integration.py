@@ -16,7 +16,8 @@ NAV = (NavLink("Integration", "/integration", role=Role.ADMIN, order=80),)
 
 def routes(portal: Portal) -> list[BaseRoute]:
     async def health(request: Request, user: PortalUser) -> Response:
-        report = await portal.call(queries.integration_health, portal.runtime, user.retailer_id)
+        report = await portal.call(queries.integration_health, portal.runtime, user.retailer_id,
+                                   status=portal.merchant_center)
         return portal.render(request, "integration.html", health=report)
 
     return [portal.route("/integration", health, role=Role.ADMIN, name="integration")]

@@ -71,54 +71,65 @@ def live_state(view: queries.UploadView) -> str:
     return view.upload.status + ("-stuck" if view.stuck else "")
 
 
-def routes(portal: Portal) -> list[BaseRoute]:
-    async def list_page(request: Request, user: PortalUser) -> Response:
-        flt, typed, errors = parse_filter(request)
-        page = await portal.call(queries.list_uploads, portal.runtime, user.retailer_id, flt,
-                                 _before(request))
-        return portal.render(request, "uploads.html", page=page, filters=typed, errors=errors,
-                             statuses=STATUSES, sources=queries.SOURCES,
-                             filtered=any(typed.values()))
+class UploadsPages:
+    """The handlers of this area; `routes` binds them to their paths."""
 
-    async def _view(user: PortalUser, ingestion_id: str) -> queries.UploadView:
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+
+    async def list_page(self, request: Request, user: PortalUser) -> Response:
+        flt, typed, errors = parse_filter(request)
+        page = await self.portal.call(queries.list_uploads, self.portal.runtime,
+                                      user.retailer_id, flt, _before(request))
+        return self.portal.render(request, "uploads.html", page=page, filters=typed,
+                                  errors=errors, statuses=STATUSES, sources=queries.SOURCES,
+                                  filtered=any(typed.values()))
+
+    async def _view(self, user: PortalUser, ingestion_id: str) -> queries.UploadView:
         try:
-            return await portal.call(queries.upload_view, portal.runtime, user.retailer_id,
-                                     ingestion_id)
+            return await self.portal.call(queries.upload_view, self.portal.runtime,
+                                          user.retailer_id, ingestion_id)
         except UnknownIngestion:
             raise not_found() from None
 
-    async def detail(request: Request, user: PortalUser) -> Response:
-        view = await _view(user, request.path_params["ingestion_id"])
-        return portal.render(request, "upload_detail.html", view=view, u=view.upload,
-                             announce=False, state=live_state(view))
+    async def detail(self, request: Request, user: PortalUser) -> Response:
+        view = await self._view(user, request.path_params["ingestion_id"])
+        return self.portal.render(request, "upload_detail.html", view=view, u=view.upload,
+                                  announce=False, state=live_state(view))
 
-    async def status(request: Request, user: PortalUser) -> Response:
-        view = await _view(user, request.path_params["ingestion_id"])
+    async def status(self, request: Request, user: PortalUser) -> Response:
+        """The live panel; empty (204) while nothing it shows has changed."""
+        view = await self._view(user, request.path_params["ingestion_id"])
         if request.query_params.get("state") == live_state(view):
-            return Response(status_code=204)  # unchanged: htmx swaps nothing, keeps polling
-        return portal.render(request, "_upload_status.html",
-                             status=STOP_POLLING if view.terminal else 200, view=view,
-                             u=view.upload, announce=True, state=live_state(view))
+            return Response(status_code=204)  # htmx swaps nothing and keeps polling
+        return self.portal.render(request, "_upload_status.html",
+                                  status=STOP_POLLING if view.terminal else 200, view=view,
+                                  u=view.upload, announce=True, state=live_state(view))
 
-    async def cancel(request: Request, user: PortalUser) -> Response:
+    async def cancel(self, request: Request, user: PortalUser) -> Response:
         ingestion_id = request.path_params["ingestion_id"]
+        back = f"/uploads/{ingestion_id}"
         try:
-            await portal.call(queries.cancel_upload, portal.runtime, user.retailer_id,
-                              ingestion_id)
+            await self.portal.call(queries.cancel_upload, self.portal.runtime,
+                                   user.retailer_id, ingestion_id)
         except UnknownIngestion:
             raise not_found() from None
         except NotCancellable as exc:
-            return portal.redirect(request, f"/uploads/{ingestion_id}",
-                                   f"Not cancelled: the upload is {exc.status} now, and only a "
-                                   "queued upload can be cancelled.", "error")
-        return portal.redirect(request, f"/uploads/{ingestion_id}",
-                               "Upload cancelled: nothing of it will be applied.", "success")
+            return self.portal.redirect(request, back, f"Not cancelled: the upload is "
+                                        f"{exc.status} now, and only a queued upload can be "
+                                        "cancelled.", "error")
+        return self.portal.redirect(request, back,
+                                    "Upload cancelled: nothing of it will be applied.",
+                                    "success")
 
+
+def routes(portal: Portal) -> list[BaseRoute]:
+    pages = UploadsPages(portal)
     return [
-        portal.route("/uploads", list_page, name="uploads"),
-        portal.route("/uploads/{ingestion_id}", detail, name="upload"),
-        portal.route("/uploads/{ingestion_id}/status", status, background=True,
+        portal.route("/uploads", pages.list_page, name="uploads"),
+        portal.route("/uploads/{ingestion_id}", pages.detail, name="upload"),
+        portal.route("/uploads/{ingestion_id}/status", pages.status, background=True,
                      name="upload_status"),
-        portal.route("/uploads/{ingestion_id}/cancel", cancel, methods=["POST"],
+        portal.route("/uploads/{ingestion_id}/cancel", pages.cancel, methods=["POST"],
                      role=Role.EDITOR, name="upload_cancel"),
     ]

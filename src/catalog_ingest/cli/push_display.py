@@ -1,4 +1,8 @@
-"""The push's terminal output: a rich progress display while it works, a summary at the end."""
+"""The push's terminal output (CLI only): a rich progress display, then the summary tables.
+
+The SDK knows only the observer protocol (`client.push.options.PushObserver`); drawing on a
+terminal is the command line's business, so rich stays out of the SDK package.
+"""
 
 from __future__ import annotations
 

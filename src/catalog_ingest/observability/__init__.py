@@ -1,0 +1,1 @@
+"""Operations telemetry at a low layer: Prometheus metrics and structured logs."""

@@ -1,0 +1,160 @@
+"""SQLite intake never waits for the catalog writer: the inbox, its drain, order and replays."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from catalog_ingest.domain.status import UploadKind
+from catalog_ingest.engine import intake
+from catalog_ingest.engine.worker import drain
+from catalog_ingest.errors import IdempotencyMismatch
+from catalog_ingest.runtime import Runtime, open_runtime
+from catalog_ingest.settings import Settings
+from catalog_ingest.storage import uploads
+from tests.integration.oracle import new_stores
+
+DEADLINE = 30.0
+
+
+@pytest.fixture
+def lite(tmp_path: Path) -> Iterator[Runtime]:
+    svc = open_runtime(Settings(data_dir=tmp_path / "data",
+                                secret_key=b"test-secret-key-0123456789abcdef"))
+    yield svc
+    svc.close()
+
+
+def body(sku: str, store: str) -> bytes:
+    item = {"item_sku": sku, "store_id": store, "item_name": "Milk",
+            "external_product_id": "4006381333931", "external_product_id_type": "EAN"}
+    return json.dumps({"catalogItems": [item]}).encode()
+
+
+def accept(svc: Runtime, retailer_id: str, store: str, sku: str, key: str | None = None,
+           payload: bytes | None = None) -> str:
+    return intake.accept(svc, retailer_id=retailer_id, kind=UploadKind.UPLOAD,
+                         body=payload or body(sku, store), item_count=1, store_ids=[store],
+                         idempotency_key=key)
+
+
+@contextmanager
+def writer_held(svc: Runtime) -> Iterator[None]:
+    """Hold the catalog writer in another thread, as a processing transaction does."""
+    held, release = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        with svc.db.write():
+            held.set()
+            release.wait(DEADLINE)
+
+    thread = threading.Thread(target=hold)
+    thread.start()
+    assert held.wait(DEADLINE)
+    try:
+        yield
+    finally:
+        release.set()
+        thread.join()
+
+
+def finishes(call: Callable[[], str]) -> str:
+    """Run `call` in a thread; its result, failing if it does not return before the deadline."""
+    out: list[str] = []
+    thread = threading.Thread(target=lambda: out.append(call()), daemon=True)
+    thread.start()
+    thread.join(DEADLINE)
+    assert out, "intake waited for the catalog writer"
+    return out[0]
+
+
+def test_an_upload_accepted_while_the_writer_is_busy_is_stored_and_queued_in_order(
+        lite: Runtime) -> None:
+    retailer_id, (store,) = new_stores(lite, 1)
+    first = accept(lite, retailer_id, store, "a")
+    assert lite.db.inbox is not None
+    with writer_held(lite):
+        second = finishes(lambda: accept(lite, retailer_id, store, "b"))
+        third = finishes(lambda: accept(lite, retailer_id, store, "c"))
+        waiting = intake.get_upload(lite, retailer_id, second)  # a status poll sees it at once
+        assert (waiting.ingestion_id, waiting.status) == (second, "INQUEUE")
+        assert [v["ingestion_id"] for _, v in lite.db.inbox.pending()] == [second, third]
+    # The next write of any kind (here: a claim) moves them, in acceptance order.
+    assert drain(lite) == ["DONE"] * 3
+    assert lite.db.inbox.pending() == []
+    with lite.db.read() as conn:
+        rows = uploads.list_uploads(conn, retailer_id, 10, None, None)
+    assert [u.ingestion_id for u in sorted(rows, key=lambda u: u.seq)] == [first, second, third]
+    assert {u.status for u in rows} == {"DONE"}
+
+
+def test_idempotency_keys_hold_across_the_inbox_and_the_uploads_table(lite: Runtime) -> None:
+    retailer_id, (store,) = new_stores(lite, 1)
+    stored = accept(lite, retailer_id, store, "a", key="k-1")
+    with writer_held(lite):
+        waiting = finishes(lambda: accept(lite, retailer_id, store, "b", key="k-2"))
+        # A retry of either request gets its first answer, wherever the upload is.
+        assert finishes(lambda: accept(lite, retailer_id, store, "a", key="k-1")) == stored
+        assert finishes(lambda: accept(lite, retailer_id, store, "b", key="k-2")) == waiting
+        with pytest.raises(IdempotencyMismatch):
+            accept(lite, retailer_id, store, "other", key="k-2")
+    assert accept(lite, retailer_id, store, "b", key="k-2") == waiting  # after the move too
+    assert drain(lite) == ["DONE", "DONE"]
+
+
+def test_a_move_interrupted_by_a_crash_is_finished_once(lite: Runtime, tmp_path: Path) -> None:
+    retailer_id, (store,) = new_stores(lite, 1)
+    with writer_held(lite):
+        waiting = finishes(lambda: accept(lite, retailer_id, store, "a"))
+    assert lite.db.inbox is not None
+    numbers = [n for n, _ in lite.db.inbox.pending()]
+    forget = lite.db.inbox.forget
+    lite.db.inbox.forget = lambda _numbers: None  # type: ignore[method-assign]  # the "crash"
+    with lite.db.write():
+        pass
+    lite.db.inbox.forget = forget  # type: ignore[method-assign]
+    assert [n for n, _ in lite.db.inbox.pending()] == numbers  # in both files now
+    lite.close()
+    again = open_runtime(lite.settings)  # restarted
+    try:
+        assert drain(again) == ["DONE"]
+        assert again.db.inbox is not None and again.db.inbox.pending() == []
+        with again.db.read() as conn:
+            rows = uploads.list_uploads(conn, retailer_id, 10, None, None)
+        assert [u.ingestion_id for u in rows] == [waiting]
+    finally:
+        again.close()
+
+
+def test_processing_does_not_hold_up_intake(lite: Runtime,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """An upload accepted while another is being processed does not wait for it."""
+    retailer_id, (store,) = new_stores(lite, 1)
+    accept(lite, retailer_id, store, "a")
+    from catalog_ingest.engine import processor
+
+    entered, release = threading.Event(), threading.Event()
+    original = processor.write_plan
+
+    def held_write_plan(*args: Any, **kwargs: Any) -> None:
+        entered.set()
+        release.wait(DEADLINE)  # processing's write transaction stays open meanwhile
+        original(*args, **kwargs)
+
+    monkeypatch.setattr(processor, "write_plan", held_write_plan)
+    worker = threading.Thread(target=drain, args=(lite,))
+    worker.start()
+    try:
+        assert entered.wait(DEADLINE)
+        accepted = finishes(lambda: accept(lite, retailer_id, store, "b"))
+    finally:
+        release.set()
+        worker.join(DEADLINE)
+    drain(lite)  # whatever the worker thread left
+    assert intake.get_upload(lite, retailer_id, accepted).status == "DONE"
