@@ -116,3 +116,21 @@ def test_a_large_file_becomes_a_batch_page_of_uploads(editor: Browser, svc: Runt
     assert done.text.count("status-done") == 2 and "hx-trigger" not in done.text
     again = editor.post(check + "/submit")  # a resent form: the same batch, nothing new
     assert again.headers["location"] == batch and drain(svc) == []
+
+
+def test_an_api_upload_whose_payload_retention_deleted_says_so(editor: Browser, svc: Runtime,
+                                                               tenant: Any) -> None:
+    from catalog_ingest.engine import intake
+    from catalog_ingest.engine.reports import payload_key
+
+    body = ('{"catalogItems": [{"item_sku": "Z", "external_product_id": "123", '
+            '"item_name": "Bad", "store_id": "store-01"}]}').encode()
+    ingestion_id = intake.submit_upload(svc, tenant.retailer_id, body)
+    assert drain(svc) == ["DONE"]
+    errors = editor.client.get(f"/portal/uploads/{ingestion_id}/errors")
+    assert errors.status_code == 200 and b"INVALID_BARCODE" in errors.content
+    svc.blobs.delete(payload_key(ingestion_id))
+    gone = editor.client.get(f"/portal/uploads/{ingestion_id}/errors")
+    assert gone.status_code == 410 and "no longer kept" in gone.text
+    zipped = editor.client.get(f"/portal/uploads/{ingestion_id}/report.zip?store=store-01")
+    assert zipped.status_code == 200

@@ -17,7 +17,7 @@ import msgspec
 from catalog_ingest.domain.status import ProcessingStatus
 from catalog_ingest.engine import intake, rejection_report
 from catalog_ingest.engine.reports import iso
-from catalog_ingest.errors import NotFound
+from catalog_ingest.errors import BlobNotFound, NotFound
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin
 from catalog_ingest.storage.uploads import Upload
@@ -28,6 +28,10 @@ _CACHED_REPORTS: Final = 16
 
 class ReportNotReady(NotFound):
     """The upload has no report yet (still queued or in progress, or cancelled)."""
+
+
+class PayloadGone(NotFound):
+    """The upload's payload was deleted by retention (`payload_retention_days`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,7 +185,12 @@ def _facets(rows: Sequence[dict[str, Any]]) -> Facets:
 
 def payload_items(svc: Runtime, upload: Upload) -> list[Any]:
     """The items (or, for an archive, the SKUs) of an upload's stored payload."""
-    doc = msgspec.json.decode(svc.blobs.get(upload.payload_key))
+    try:
+        doc = msgspec.json.decode(svc.blobs.get(upload.payload_key))
+    except BlobNotFound:
+        raise PayloadGone(f"The items of upload {upload.ingestion_id} are no longer kept "
+                          "(payloads are deleted some days after an upload ends); its report "
+                          "is still here.") from None
     if upload.kind == "ARCHIVE":
         return list(doc.get("itemSkus", []))
     return list(doc.get("catalogItems", []))
@@ -190,7 +199,10 @@ def payload_items(svc: Runtime, upload: Upload) -> list[Any]:
 def _payload_items(svc: Runtime, upload: Upload, indexes: Sequence[int]) -> dict[int, Any]:
     if not indexes:
         return {}
-    items = payload_items(svc, upload)
+    try:
+        items = payload_items(svc, upload)
+    except PayloadGone:  # the report goes without the offer snippets' values
+        return {}
     return {i: items[i] for i in indexes if 0 <= i < len(items) and isinstance(items[i], dict)}
 
 

@@ -8,7 +8,12 @@ from starlette.routing import BaseRoute
 
 from catalog_ingest.engine import errors_file
 from catalog_ingest.engine.accounts import PortalUser, Role
-from catalog_ingest.engine.report_queries import ReportFilter, ReportNotReady, ReportQueries
+from catalog_ingest.engine.report_queries import (
+    PayloadGone,
+    ReportFilter,
+    ReportNotReady,
+    ReportQueries,
+)
 from catalog_ingest.portal.context import NavLink, Portal
 from catalog_ingest.portal.errors import PageError
 from catalog_ingest.portal.pages.upload import _download, _int
@@ -74,6 +79,8 @@ def routes(portal: Portal) -> list[BaseRoute]:
                                          user.retailer_id, request.path_params["ingestion_id"])
         except ReportNotReady as exc:
             raise _not_ready(exc) from None
+        except PayloadGone as exc:
+            raise PageError(410, "No longer kept", str(exc)) from None
         return _download(download)
 
     return [
