@@ -123,8 +123,8 @@ def test_an_api_upload_whose_payload_retention_deleted_says_so(editor: Browser, 
     from catalog_ingest.engine import intake
     from catalog_ingest.engine.reports import payload_key
 
-    body = ('{"catalogItems": [{"item_sku": "Z", "external_product_id": "123", '
-            '"item_name": "Bad", "store_id": "store-01"}]}').encode()
+    body = (b'{"catalogItems": [{"item_sku": "Z", "external_product_id": "123", '
+            b'"item_name": "Bad", "store_id": "store-01"}]}')
     ingestion_id = intake.submit_upload(svc, tenant.retailer_id, body)
     assert drain(svc) == ["DONE"]
     errors = editor.client.get(f"/portal/uploads/{ingestion_id}/errors")
