@@ -18,6 +18,7 @@ from bench import (
     bench_memory,
     bench_mmc,
     bench_poll,
+    bench_portal,
     bench_process,
     bench_push_memory,
     bench_sustained,
@@ -35,6 +36,7 @@ BENCHMARKS: dict[str, Callable[[bool], BenchResult]] = {
     "poll": bench_poll.run,  # signed getCatalogUploadStatus req/s vs bare uvicorn
     "workers": bench_workers.run,  # PostgreSQL: 2 worker processes vs 1, one retailer
     "postgres": bench_workers.run_postgres,  # process and sustained, PostgreSQL vs SQLite
+    "portal": bench_portal.run,  # upload check vs validate; catalog pages on a 1M store
 }
 RESULTS = BENCH_DIR / "RESULTS.md"
 

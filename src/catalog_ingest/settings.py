@@ -126,6 +126,9 @@ class Settings:
                                               "until the window moves on")
     login_failures_per_address: str = setting("20/15 minutes", "failed portal log-ins allowed "
                                               "per client address (`limits` syntax)")
+    portal_max_upload_bytes: int = setting(64 * 1024 * 1024, "the largest file the portal's "
+                                           "upload page takes (refused before it is read in "
+                                           "full)", _int)
     # --- operations (issue 11): metrics, retention, shutdown (docs/operations.md) ---
     metrics: bool = setting(True, "serve `GET /metrics` (Prometheus text, unsigned); `off` "
                             "answers 404 there", _switch, shown="`on`")

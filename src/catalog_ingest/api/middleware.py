@@ -11,6 +11,11 @@ from catalog_ingest.errors import RequestTooLarge
 
 REQUEST_ID_KEY = "catalog_ingest.request_id"
 
+#: Paths whose bodies are not held to the API's limit: the portal streams its file uploads to
+#: disk under its own limit (`portal_max_upload_bytes`) and answers an oversized one with a
+#: page; its other forms are small and parsed with Starlette's own field limits.
+UNLIMITED_PREFIXES = ("/portal/",)
+
 
 class EdgeMiddleware:
     """Outermost layer: adds x-amzn-RequestId, refuses oversized bodies, turns crashes into the
@@ -37,12 +42,13 @@ class EdgeMiddleware:
             await send(message)
 
         render = renderer_for(scope.get("path", ""))
-        declared = _content_length(scope)
+        limited = not scope.get("path", "").startswith(UNLIMITED_PREFIXES)
+        declared = _content_length(scope) if limited else None
         if declared is not None and declared > self.max_body_bytes:
             await render(RequestTooLarge())(scope, receive, send_with_id)
             return
         try:
-            await self.app(scope, self._limited(receive), send_with_id)
+            await self.app(scope, self._limited(receive) if limited else receive, send_with_id)
         except Exception as exc:
             if started:
                 raise

@@ -17,22 +17,22 @@ from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
-from catalog_ingest import crypto
-from catalog_ingest.portal import errors, pages
+from catalog_ingest.portal import errors, pages, sessions
 from catalog_ingest.portal.context import PREFIX, Portal
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.settings import Settings
 
 STATIC = Path(__file__).with_name("static")
 SESSION_COOKIE = "portal_session"
-CSRF_COOKIE = "portal_csrftoken"
+CSRF_COOKIE = sessions.CSRF_COOKIE
 #: Longest life of a session cookie whatever the activity; idling ends it much sooner.
 SESSION_MAX_AGE = 12 * 3600
+#: POST paths whose multipart bodies the page streams to disk (and checks the CSRF token of).
+STREAMED_UPLOADS = frozenset({PREFIX + "/upload"})
 
 
 def _key(secret: bytes, purpose: str) -> str:
-    """A key of its own for each use of the server secret (a namespaced MAC of it)."""
-    return crypto.mac(secret, f"portal-{purpose}-key")
+    return sessions.portal_key(secret, purpose)
 
 
 def secure_cookies(settings: Settings) -> bool:
@@ -60,6 +60,10 @@ def build(runtime: Runtime) -> tuple[ASGIApp, Portal]:
         cookie_path=PREFIX, cookie_secure=secure, cookie_samesite="Lax",
         # A POST without cookies is no session's, so it changes nothing, except a log-in.
         always_protect={PREFIX + "/login"},
+        # File uploads are streamed to disk by their page, which checks the token itself
+        # (`multipart.csrf_ok`): asgi-csrf would read the whole file into memory first.
+        skip_if_scope=lambda scope: scope.get("method") == "POST"
+        and scope.get("path") in STREAMED_UPLOADS,
         send_csrf_failed=errors.csrf_failed(portal.env),
     )
     return protected, portal

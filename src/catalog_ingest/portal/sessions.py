@@ -7,8 +7,11 @@ from typing import Any
 
 from starlette.requests import Request
 
+from catalog_ingest import crypto
 from catalog_ingest.engine.accounts import PortalUser
 
+#: asgi-csrf's cookie; streamed uploads check their token against it (portal/multipart.py).
+CSRF_COOKIE = "portal_csrftoken"
 _USER = "uid"
 _SEEN = "seen"
 _FLASH = "flash"
@@ -59,6 +62,16 @@ def pop_flashes(request: Request) -> list[dict[str, str]]:
         return []
     messages = request.session.pop(_FLASH, [])
     return [{"level": str(level), "text": str(text)} for level, text in messages]
+
+
+def portal_key(secret: bytes, purpose: str) -> str:
+    """A key of its own for each use of the server secret (a namespaced MAC of it)."""
+    return crypto.mac(secret, f"portal-{purpose}-key")
+
+
+def csrf_key(secret: bytes) -> str:
+    """asgi-csrf's signing secret."""
+    return portal_key(secret, "csrf")
 
 
 def csrf_token(request: Request) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    func,
 )
 
 metadata = MetaData()
@@ -113,8 +114,11 @@ items = Table(
     Column("active", Boolean, nullable=False),
     Column("updated_at", Float, nullable=False),
     Column("ingestion_id", String(36), nullable=False),
-    Index("ix_items_store_active", "store_id", "active"),
+    # (store_id, active) serves the published counts; item_sku keeps filtered pages in order.
+    Index("ix_items_store_active_sku", "store_id", "active", "item_sku"),
 )
+# The portal's name search: a prefix range over the ASCII-lower-cased name, per store.
+Index("ix_items_store_name", items.c.store_id, func.lower(items.c.item_name))
 
 # Which live SKU holds each barcode of a store: the primary key is the uniqueness rule.
 barcodes = Table(
@@ -221,4 +225,33 @@ portal_users = Table(
     Column("role", String(16), nullable=False),  # admin | editor | viewer
     Column("created_at", Float, nullable=False),
     Column("last_login_at", Float),
+)
+
+# --- The portal: file uploads submitted as one batch of uploads (engine/batch_submit.py). ---
+
+portal_batches = Table(
+    "portal_batches",
+    metadata,
+    Column("batch_id", String(36), primary_key=True),
+    Column("retailer_id", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("file_name", String(255), nullable=False),
+    Column("format", String(8), nullable=False),  # csv | json | jsonl | xlsx
+    Column("sheet", String(255)),
+    Column("mapping", Text),  # the TOML mapping text, NULL when none
+    Column("source_key", String(255), nullable=False),  # the file as uploaded, in the blobs
+    Column("row_count", Integer, nullable=False),
+    Column("item_count", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Index("ix_portal_batches_retailer_created", "retailer_id", "created_at"),
+)
+
+# One row per upload of a batch; `lines_key` names the blob mapping its items to file lines.
+portal_batch_uploads = Table(
+    "portal_batch_uploads",
+    metadata,
+    Column("ingestion_id", String(36), primary_key=True),
+    Column("batch_id", String(36), nullable=False, index=True),
+    Column("position", Integer, nullable=False),
+    Column("lines_key", String(255), nullable=False),
 )
