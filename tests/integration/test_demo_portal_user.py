@@ -25,3 +25,14 @@ def test_demo_prints_a_portal_login_that_works(svc: Runtime,
     assert outcome.user.retailer_id == demo["retailer_id"]
     again = provision_demo(svc, "http://127.0.0.1:8080")  # a restart reuses the same tenant
     assert again["portal_password"] == password.group(1)
+
+
+def test_the_printed_push_line_names_a_file_the_repository_ships(
+        svc: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
+    from pathlib import Path
+
+    provision_demo(svc, "http://127.0.0.1:8080")
+    out = capsys.readouterr().out
+    line = re.search(r"(\S+) push (\S+) --endpoint http://127\.0\.0\.1:8080", out)
+    assert line is not None, out
+    assert (Path(__file__).parents[2] / line.group(2)).is_file()

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import shutil
+import sys
+from pathlib import Path
 
 import typer
 
@@ -58,6 +61,18 @@ def _print_portal(demo: dict[str, str], base_url: str) -> None:
 """)
 
 
+def _command() -> str:
+    """How to run this very `catalog-ingest` from here: `make run` does not activate the venv,
+    so the printed line names the venv's command when it is not on PATH."""
+    here = Path(sys.argv[0]) if sys.argv and sys.argv[0] else None
+    if shutil.which("catalog-ingest") or here is None or here.name != "catalog-ingest":
+        return "catalog-ingest"
+    try:
+        return str(here.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(here.resolve())
+
+
 def _print(demo: dict[str, str], base_url: str) -> None:
     key, secret = demo["access_key_id"], demo["secret_access_key"]
     body = ('{"catalogItems":[{"item_sku":"SKU-1","external_product_id":"4006381333931",'
@@ -80,5 +95,5 @@ Then its status (put the ingestionId in):
 
 Or push a CSV with the toolkit:
   AWS_ACCESS_KEY_ID={key} AWS_SECRET_ACCESS_KEY='{secret}' \\
-    catalog-ingest push examples/sample-catalog.csv --endpoint {base_url}
+    {_command()} push examples/sample-catalog.csv --endpoint {base_url}
 """)
