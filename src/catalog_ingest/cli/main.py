@@ -25,7 +25,8 @@ SERVER_COMMANDS = {"serve": "Run the HTTP service (and, by default, in-process w
                    "admin": "Manage retailers, stores, credentials and notifications."}
 #: Import names of the `[server]` extra's distributions (all must be importable).
 SERVER_MODULES = ("starlette", "uvicorn", "sqlalchemy", "alembic", "psycopg", "limits",
-                  "redis", "jinja2", "argon2", "multipart", "itsdangerous", "asgi_csrf")
+                  "redis", "jinja2", "argon2", "multipart", "itsdangerous", "asgi_csrf",
+                  "prometheus_client")
 INSTALL_HINT = "pip install 'catalog-ingest[server]'"
 WAIT_MODES = ("poll", "notify")
 
