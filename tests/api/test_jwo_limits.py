@@ -203,9 +203,12 @@ def test_upload_server_failures_are_the_contracts_500s(
 def test_status_failures_and_last_resort_500(
         client: TestClient, svc: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    def database_gone(*_: object, **__: object) -> None:
+        with svc.db.read():  # the status lookup's statement fails inside the database layer
+            raise OperationalError("SELECT", {}, Exception("gone"))
+
     with monkeypatch.context() as patch:
-        patch.setattr(uploads, "get_upload",
-                      _raise(OperationalError("SELECT", {}, Exception("gone"))))
+        patch.setattr(uploads, "lookup_upload", database_gone)
         expect(status(client, tenant), 500, RETRY_500)
     with monkeypatch.context() as patch:
         patch.setattr(RawRequest, "capture", _raise(RuntimeError("outside every handler")))
