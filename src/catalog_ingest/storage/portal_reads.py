@@ -15,7 +15,7 @@ from typing import Any
 import msgspec
 from sqlalchemy import Connection
 
-from catalog_ingest.storage.reads import ItemRow
+from catalog_ingest.storage.reads import ItemRow, RawCursor, item_row
 
 _COLUMNS = ("store_id", "item_sku", "external_product_id", "external_product_id_type",
             "item_name", "standard_price", "brand_name", "product_tax_code", "product_category",
@@ -44,21 +44,6 @@ class Rejection:
     issues: list[dict[str, Any]]
 
 
-class _Cursor:
-    def __init__(self, conn: Connection) -> None:
-        self.pg = conn.dialect.name == "postgresql"
-        self.cursor = conn.connection.cursor()
-
-    def all(self, sql: str, params: Sequence[Any]) -> list[Any]:
-        self.cursor.execute(sql.replace("?", "%s") if self.pg else sql, tuple(params))
-        return list(self.cursor.fetchall())
-
-
-def _item(row: Sequence[Any]) -> ItemRow:
-    return ItemRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
-                   row[9], row[10], bool(row[11]), float(row[12]), row[13])
-
-
 def _filter_sql(filters: Filters) -> tuple[str, list[Any]]:
     sql, params = "", []
     if filters.active is not None:
@@ -83,8 +68,8 @@ def browse(conn: Connection, store_id: str, after_sku: str | None, limit: int,
     extra, extra_params = _filter_sql(filters)
     sql = (f"SELECT {_I_COLUMNS} FROM items i WHERE {where}{extra} "
            "ORDER BY i.item_sku LIMIT ?")
-    rows = _Cursor(conn).all(sql, (*params, *extra_params, limit))
-    return [_item(r) for r in rows]
+    rows = RawCursor(conn).all(sql, (*params, *extra_params, limit))
+    return [item_row(r) for r in rows]
 
 
 def by_name_prefix(conn: Connection, store_id: str, prefix: str, after: tuple[str, str] | None,
@@ -99,8 +84,8 @@ def by_name_prefix(conn: Connection, store_id: str, prefix: str, after: tuple[st
     extra, extra_params = _filter_sql(filters)
     sql = (f"SELECT {_I_COLUMNS} FROM items i WHERE {where}{extra} "
            "ORDER BY lower(i.item_name), i.item_sku LIMIT ?")
-    rows = _Cursor(conn).all(sql, (*params, *extra_params, limit))
-    return [_item(r) for r in rows]
+    rows = RawCursor(conn).all(sql, (*params, *extra_params, limit))
+    return [item_row(r) for r in rows]
 
 
 def by_barcodes(conn: Connection, store_id: str, codes: Sequence[str]) -> list[ItemRow]:
@@ -111,20 +96,20 @@ def by_barcodes(conn: Connection, store_id: str, codes: Sequence[str]) -> list[I
     sql = (f"SELECT {_I_COLUMNS} FROM barcodes b JOIN items i "
            "ON i.store_id = b.store_id AND i.item_sku = b.item_sku "
            f"WHERE b.store_id = ? AND b.barcode IN ({marks}) ORDER BY i.item_sku")
-    return [_item(r) for r in _Cursor(conn).all(sql, (store_id, *codes))]
+    return [item_row(r) for r in RawCursor(conn).all(sql, (store_id, *codes))]
 
 
 def item(conn: Connection, store_id: str, sku: str) -> ItemRow | None:
-    rows = _Cursor(conn).all(
+    rows = RawCursor(conn).all(
         f"SELECT {_I_COLUMNS} FROM items i WHERE i.store_id = ? AND i.item_sku = ?",
         (store_id, sku))
-    return _item(rows[0]) if rows else None
+    return item_row(rows[0]) if rows else None
 
 
 def rejections_for(conn: Connection, store_id: str, skus: Sequence[str]) -> dict[str, Rejection]:
     """The latest rejection of each of these SKUs that has one."""
     out: dict[str, Rejection] = {}
-    cur = _Cursor(conn)
+    cur = RawCursor(conn)
     for start in range(0, len(skus), _CHUNK):
         part = skus[start : start + _CHUNK]
         marks = ",".join("?" * len(part))

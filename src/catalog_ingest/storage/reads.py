@@ -59,7 +59,7 @@ class RejectionRow:
     standard_price: str | None
 
 
-class _Cursor:
+class RawCursor:
     """The connection's DBAPI cursor with SQLite-style `?` marks on both databases."""
 
     def __init__(self, conn: Connection) -> None:
@@ -71,14 +71,14 @@ class _Cursor:
         return list(self.cursor.fetchall())
 
 
-def _item(row: Sequence[Any]) -> ItemRow:
+def item_row(row: Sequence[Any]) -> ItemRow:
     return ItemRow(row[0], row[1], row[2], row[3], row[4], row[5], row[6], row[7], row[8],
                    row[9], row[10], bool(row[11]), float(row[12]), row[13])
 
 
 def items_page(conn: Connection, store_id: str, after_sku: str | None, limit: int) -> list[ItemRow]:
     """Up to `limit` items of the store with SKU > `after_sku`, in SKU order (a PK range scan)."""
-    cur = _Cursor(conn)
+    cur = RawCursor(conn)
     if after_sku is None:
         sql = f"SELECT {_ITEM_COLUMNS} FROM items WHERE store_id = ? ORDER BY item_sku LIMIT ?"
         rows = cur.all(sql, (store_id, limit))
@@ -86,19 +86,19 @@ def items_page(conn: Connection, store_id: str, after_sku: str | None, limit: in
         sql = (f"SELECT {_ITEM_COLUMNS} FROM items WHERE store_id = ? AND item_sku > ? "
                "ORDER BY item_sku LIMIT ?")
         rows = cur.all(sql, (store_id, after_sku, limit))
-    return [_item(r) for r in rows]
+    return [item_row(r) for r in rows]
 
 
 def items_by_sku(conn: Connection, store_id: str, skus: Sequence[str]) -> dict[str, ItemRow]:
     """The store's items with these SKUs, archived ones included; missing SKUs are absent."""
-    cur = _Cursor(conn)
+    cur = RawCursor(conn)
     out: dict[str, ItemRow] = {}
     for start in range(0, len(skus), _CHUNK):
         part = skus[start : start + _CHUNK]
         marks = ",".join("?" * len(part))
         sql = f"SELECT {_ITEM_COLUMNS} FROM items WHERE store_id = ? AND item_sku IN ({marks})"
         for row in cur.all(sql, (store_id, *part)):
-            out[row[1]] = _item(row)
+            out[row[1]] = item_row(row)
     return out
 
 
@@ -108,8 +108,8 @@ def live_item_by_barcode(conn: Connection, store_id: str, barcode: str) -> ItemR
     sql = (f"SELECT {columns} FROM barcodes b JOIN items i "
            "ON i.store_id = b.store_id AND i.item_sku = b.item_sku "
            "WHERE b.store_id = ? AND b.barcode = ? AND i.active = ?")
-    rows = _Cursor(conn).all(sql, (store_id, barcode, True))
-    return _item(rows[0]) if rows else None
+    rows = RawCursor(conn).all(sql, (store_id, barcode, True))
+    return item_row(rows[0]) if rows else None
 
 
 def store_by_mmc_ids(conn: Connection, merchant_id: int, catalog_id: int) -> Store | None:
@@ -147,7 +147,7 @@ def catalog_version(conn: Connection, retailer_id: str) -> tuple[int, int]:
 
 def published_count(conn: Connection, store_id: str) -> int:
     """Live items of the store."""
-    rows = _Cursor(conn).all(
+    rows = RawCursor(conn).all(
         "SELECT COUNT(*) FROM items WHERE store_id = ? AND active = ?", (store_id, True)
     )
     return int(rows[0][0])
@@ -160,7 +160,7 @@ _NOT_LIVE = ("NOT EXISTS (SELECT 1 FROM items i WHERE i.store_id = r.store_id "
 def rejected_count(conn: Connection, store_id: str) -> int:
     """SKUs of the store whose latest submission was rejected and that have no live version."""
     sql = f"SELECT COUNT(*) FROM rejections r WHERE r.store_id = ? AND {_NOT_LIVE}"
-    return int(_Cursor(conn).all(sql, (store_id, True))[0][0])
+    return int(RawCursor(conn).all(sql, (store_id, True))[0][0])
 
 
 def rejected_rows(conn: Connection, store_id: str) -> list[RejectionRow]:
@@ -169,7 +169,7 @@ def rejected_rows(conn: Connection, store_id: str) -> list[RejectionRow]:
            f"FROM rejections r WHERE r.store_id = ? AND {_NOT_LIVE} ORDER BY r.item_sku")
     loads = msgspec.json.decode
     return [RejectionRow(r[0], loads(r[1]), r[2], r[3], r[4])
-            for r in _Cursor(conn).all(sql, (store_id, True))]
+            for r in RawCursor(conn).all(sql, (store_id, True))]
 
 
 def latest_upload_time(conn: Connection, retailer_id: str, store_id: str) -> float | None:
