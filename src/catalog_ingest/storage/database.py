@@ -141,7 +141,10 @@ class Database:
             sql = sql.replace("?", "%s")
         dbapi_error = self.engine.dialect.loaded_dbapi.OperationalError
         with _translate_errors():
-            conn = self.engine.raw_connection()
+            try:
+                conn = self.engine.raw_connection()
+            except dbapi_error as exc:  # the pool's connect is not wrapped by SQLAlchemy
+                raise TransientError("database unavailable") from exc
             try:
                 cursor = conn.cursor()
                 try:
