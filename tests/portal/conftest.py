@@ -139,8 +139,11 @@ def portal_site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PortalSite
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    """Chromium for one test module. Not for the session: Playwright's sync API keeps an
+    event loop running in this thread while it is open, and later tests of other modules in
+    the same process call asyncio.run()."""
     if not Path(CHROMIUM).exists():
         missing = "browser tests SKIPPED: Chromium missing (apt-get install -y chromium)"
         if os.environ.get("CATALOG_INGEST_REQUIRE_BROWSER") == "1":
