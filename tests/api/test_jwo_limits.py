@@ -204,8 +204,9 @@ def test_status_failures_and_last_resort_500(
         client: TestClient, svc: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with monkeypatch.context() as patch:
-        patch.setattr(uploads, "get_upload",
-                      _raise(OperationalError("SELECT", {}, Exception("gone"))))
+        gone = _raise(OperationalError("SELECT", {}, Exception("gone")))
+        patch.setattr(uploads, "get_upload", gone)
+        patch.setattr(uploads, "lookup_upload", gone)  # the status poll's one-statement read
         expect(status(client, tenant), 500, RETRY_500)
     with monkeypatch.context() as patch:
         patch.setattr(RawRequest, "capture", _raise(RuntimeError("outside every handler")))
