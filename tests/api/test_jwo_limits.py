@@ -203,12 +203,10 @@ def test_upload_server_failures_are_the_contracts_500s(
 def test_status_failures_and_last_resort_500(
         client: TestClient, svc: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    def database_gone(*_: object, **__: object) -> None:
-        with svc.db.read():  # the status lookup's statement fails inside the database layer
-            raise OperationalError("SELECT", {}, Exception("gone"))
-
     with monkeypatch.context() as patch:
-        patch.setattr(uploads, "lookup_upload", database_gone)
+        gone = _raise(OperationalError("SELECT", {}, Exception("gone")))
+        patch.setattr(uploads, "get_upload", gone)
+        patch.setattr(uploads, "lookup_upload", gone)  # the status poll's one-statement read
         expect(status(client, tenant), 500, RETRY_500)
     with monkeypatch.context() as patch:
         patch.setattr(RawRequest, "capture", _raise(RuntimeError("outside every handler")))
