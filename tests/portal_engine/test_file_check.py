@@ -109,6 +109,23 @@ def test_a_large_file_goes_as_uploads_of_at_most_10000_items(
     assert drain(svc) == ["DONE", "DONE"]
 
 
+@pytest.mark.slow
+def test_a_50000_row_file_is_checked_and_submitted_as_five_uploads(
+        svc: Runtime, tenant: Tenant) -> None:
+    """Issue 9: a 50,000-row file works (checked in chunks, sent as five 10,000-item uploads)."""
+    rows = "".join(f"F{n:06d},{ean(n)},Item {n},store-01,1\n" for n in range(50_000))
+    bad = "BAD,4.00638E+12,Mangled,store-01,1\n"
+    owner, staged, summary = check(svc, tenant, HEADER + rows + bad)
+    assert (summary.valid, summary.invalid, summary.created, summary.uploads) == (
+        50_000, 1, 50_000, 5)
+    submitted = batch_submit.submit(svc, owner, staged)
+    assert len(submitted.ingestion_ids) == 5
+    assert drain(svc) == ["DONE"] * 5
+    with svc.db.read() as conn:
+        assert portal_reads.item(conn, "store-01", "F049999") is not None
+        assert portal_reads.item(conn, "store-01", "BAD") is None
+
+
 def test_conflicts_carry_across_chunks(svc: Runtime, tenant: Tenant) -> None:
     rows = "".join(f"S{n:06d},{ean(n)},Item {n},store-01,1\n" for n in range(10_000))
     rows += f"LATE,{ean(5)},Late,store-01,1\n"
