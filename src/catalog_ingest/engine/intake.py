@@ -33,6 +33,7 @@ from catalog_ingest.errors import (
 )
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import admin, uploads
+from catalog_ingest.storage.database import translate_errors
 from catalog_ingest.storage.uploads import Upload
 
 
@@ -198,7 +199,8 @@ def upload_status(svc: Runtime, retailer_id: str, ingestion_id: str,
 
 
 def get_upload(svc: Runtime, retailer_id: str, ingestion_id: str) -> Upload:
-    upload = uploads.lookup_upload(svc.db, ingestion_id, retailer_id)
+    with translate_errors():  # a lost database is the retry-recommended 500, as for any read
+        upload = uploads.lookup_upload(svc.db, ingestion_id, retailer_id)
     if upload is None:
         raise UnknownIngestion("API invoked with Invalid parameter")
     return upload

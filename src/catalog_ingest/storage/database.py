@@ -86,7 +86,7 @@ class Database:
         upload state-change log lines: a rolled-back change is never logged).
         """
         pending: list[Callable[[], None]] = []
-        with _translate_errors():
+        with translate_errors():
             if self.is_sqlite:
                 with self._write_lock:
                     yield from self._sqlite_write(pending)
@@ -109,7 +109,7 @@ class Database:
             return
         pending: list[Callable[[], None]] = []
         try:
-            with _translate_errors():
+            with translate_errors():
                 yield from self._sqlite_write(pending)
         finally:
             self._write_lock.release()
@@ -126,7 +126,7 @@ class Database:
     @contextmanager
     def read(self) -> Iterator[Connection]:
         """A read transaction (a consistent snapshot on both databases)."""
-        with _translate_errors(), self.engine.connect() as conn, conn.begin():
+        with translate_errors(), self.engine.connect() as conn, conn.begin():
             yield conn
 
     def query(self, sql: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
@@ -140,7 +140,7 @@ class Database:
         if not self.is_sqlite:
             sql = sql.replace("?", "%s")
         dbapi_error = self.engine.dialect.loaded_dbapi.OperationalError
-        with _translate_errors():
+        with translate_errors():
             try:
                 conn = self.engine.raw_connection()
             except dbapi_error as exc:  # the pool's connect is not wrapped by SQLAlchemy
@@ -191,7 +191,7 @@ def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
 
 
 @contextmanager
-def _translate_errors() -> Iterator[None]:
+def translate_errors() -> Iterator[None]:  # also for callers of Database.query
     """Connection-level database failures become TransientError (the "please retry" 500)."""
     try:
         yield
