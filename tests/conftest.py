@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 from starlette.testclient import TestClient
 
 from catalog_ingest.app import create_app
@@ -13,6 +15,12 @@ from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 from tests.support import pg
 from tests.support.tenants import Tenant, make_tenant
+
+# The machines are shared and noisy: how fast examples are generated, or one example runs, says
+# nothing about the rules under test, so neither fails a test (speed is measured in bench/).
+hypothesis_settings.register_profile(
+    "catalog-ingest", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+hypothesis_settings.load_profile("catalog-ingest")
 
 
 @pytest.fixture(scope="session")
