@@ -178,3 +178,23 @@ def test_bad_uploads_get_a_message_on_the_page(editor_page: Any,
     page.get_by_role("button", name="Check the file").click()
     assert "no sheet 'Prices'" in page.get_by_role("alert").inner_text()
     assert_accessible(page)
+
+
+def test_a_file_over_10000_rows_is_one_batch_of_uploads_on_an_accessible_page(
+        editor_page: Any, portal_site: PortalSite) -> None:
+    page, site = editor_page, portal_site
+    store = site.tenant.stores[0]
+    tag = uuid.uuid4().hex[:6]
+    prefix = "29" + str(_rng.randrange(100)).zfill(2)  # distinct barcodes, apart from other tests
+
+    def code(n: int) -> str:
+        body = f"{prefix}{n:08d}"
+        return body + str(gs1_check_digit(body))
+
+    rows = "".join(f"{tag}-{n:05d},{code(n)},Item {n},{store},1\n" for n in range(10_001))
+    check(page, site, "big.csv", (HEADER + rows).encode())
+    page.get_by_role("button", name=re.compile(r"^Submit \d")).click()
+    page.wait_for_url(re.compile(r".*/portal/batches/[^/]+$"))
+    site.run_worker()
+    assert page.locator("main").get_by_role("link", name=re.compile("[0-9a-f]{8}")).count() >= 2
+    assert_accessible(page)
