@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,6 +25,8 @@ from catalog_ingest.engine.worker import Worker
 from catalog_ingest.portal import app as portal
 from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def create_app(settings: Settings, *, workers: int = 0, runtime: Runtime | None = None,
@@ -55,6 +58,13 @@ def create_app(settings: Settings, *, workers: int = 0, runtime: Runtime | None 
         finally:
             shutdown.begin()
             shutdown.join(threads)
+            # uvicorn has answered every in-flight request by now: uploads accepted into the
+            # intake inbox while the worker held the writer move into `uploads` before exit.
+            try:
+                svc.db.flush_inbox()
+            except Exception:  # the database may be gone; the inbox keeps them for next start
+                log.warning("uploads left in the intake inbox until the next start",
+                            exc_info=True)
 
     app = Starlette(routes=[*jwo_routes.routes(svc, limiter), *mmc_routes.routes(svc),
                             *system.routes(svc), *notify_routes.routes(svc),

@@ -48,3 +48,19 @@ def test_waiting_uploads_are_backed_up_and_later_ones_do_not_come_back(tmp_path:
     assert _waiting(database) == [before]
     assert (tmp_path / "data" / "blobs" / "payloads" / f"{before}.json").exists()
     assert not (tmp_path / "data" / "blobs" / "payloads" / f"{after}.json").exists()
+
+
+def test_a_clean_stop_moves_waiting_uploads_into_the_database(tmp_path: Path) -> None:
+    from catalog_ingest.storage import uploads
+
+    svc = open_runtime(Settings(data_dir=tmp_path / "data"))
+    try:
+        waiting = _accept_into_inbox(svc, b'{"catalogItems": []}')
+        svc.db.flush_inbox()
+        database = backup.embedded_paths(svc.settings).database
+        assert _waiting(database) == []
+        with svc.db.read() as conn:
+            found = uploads.get_upload(conn, waiting)
+        assert found is not None and found.status == "INQUEUE"
+    finally:
+        svc.close()

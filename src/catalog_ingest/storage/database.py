@@ -96,6 +96,13 @@ class Database:
         for callback in pending:
             callback()
 
+    def flush_inbox(self) -> None:
+        """Move the uploads waiting in the SQLite intake inbox into `uploads` now, so that a
+        clean stop leaves none waiting there (every write does the same first)."""
+        if self.inbox is not None:
+            with self.write():
+                pass
+
     @contextmanager
     def write_if_free(self) -> Iterator[Connection | None]:
         """`write`, or None at once when this process's SQLite writer is busy (the caller then
