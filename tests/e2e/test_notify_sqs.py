@@ -18,40 +18,20 @@ import pytest
 from catalog_ingest.client.notify_wait import service_verifier, wait_for_completions
 from catalog_ingest.runtime import open_runtime
 from catalog_ingest.settings import Settings
-from tests.e2e.test_notify_http import admin_json, clean_env, wait_for
+from tests.e2e.test_notify_http import admin_json, clean_env
 from tests.support import pg
-from tests.support.server import ServerProcess, free_port
+from tests.support.moto import FAKE_KEYS, moto_server
+from tests.support.server import ServerProcess
 from tests.support.sns_receiver import sns_signature_valid
 from tests.support.tenants import Tenant, item, make_tenant
 
-FAKE_KEYS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
 BARCODES = ["012345678905", "4006381333931", "036000291452"]
 
 
 @pytest.fixture(scope="module")
 def moto_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    port = free_port()
-    log = tmp_path_factory.mktemp("moto") / "moto.log"
-    with open(log, "wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")),
-                                 "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(lambda: _up(url) or proc.poll() is not None, "moto_server")
-        assert proc.poll() is None, log.read_text()
+    with moto_server(tmp_path_factory.mktemp("moto")) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _up(url: str) -> bool:
-    try:
-        httpx.get(url + "/moto-api/", timeout=1)
-    except httpx.HTTPError:
-        return False
-    return True
 
 
 def new_queue(moto_url: str) -> tuple[Any, str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import errno
 import os
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,8 +22,9 @@ import pytest
 from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import uploads
+from tests.support.moto import moto_server
 from tests.support.pg_cluster import PrivateCluster
-from tests.support.server import ServerProcess, free_port
+from tests.support.server import ServerProcess
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.tenants import Tenant, make_tenant
 
@@ -223,27 +223,8 @@ def test_postgres_stopped_and_started_under_load(cluster: PrivateCluster, tmp_pa
 
 @pytest.fixture
 def moto(tmp_path: Path) -> Iterator[str]:
-    port = free_port()
-    with open(tmp_path / "moto.log", "wb") as out:
-        proc = subprocess.Popen([str(Path(sys.executable).with_name("moto_server")),
-                                 "-H", "127.0.0.1", "-p", str(port)],
-                                stdout=out, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_until(lambda: _up(url) or proc.poll() is not None)
-        assert proc.poll() is None
+    with moto_server(tmp_path) as url:
         yield url
-    finally:
-        proc.terminate()
-        proc.wait(10)
-
-
-def _up(url: str) -> bool:
-    try:
-        httpx.get(url + "/moto-api/", timeout=1)
-    except httpx.HTTPError:
-        return False
-    return True
 
 
 def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
