@@ -141,11 +141,13 @@ def small_disk(tmp_path: Path) -> Iterator[Path]:
         subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
-def fill(disk: Path) -> Path:
-    """Write a ballast file until the disk is full."""
-    ballast = disk / "ballast"
+def fill(ballast: Path) -> Path:
+    """Grow the ballast file until its disk is full.
+
+    The file is created before the load starts: once the uploads have filled the disk by
+    themselves, tmpfs refuses even a new empty file (ENOSPC on open)."""
     chunk = b"\0" * 65536
-    with open(ballast, "wb") as out:
+    with open(ballast, "ab") as out:
         try:
             while True:
                 out.write(chunk)
@@ -162,11 +164,13 @@ def test_a_full_data_disk_gets_retry_500s_and_service_resumes_when_space_is_free
     server = None
     try:
         tenant = make_tenant(svc, "Disk Retailer", [STORE])
+        ballast = small_disk / "ballast"
+        ballast.touch()
         server = serve(small_disk, {}, tmp_path / "server.log")
         load = Load(server.url, tenant)
         load.start()
         load.wait_for(201, 5 * SCALE)
-        ballast = fill(small_disk)
+        fill(ballast)
         load.wait_for(500, 5 * SCALE)
         health = httpx.get(server.url + "/healthz", timeout=30)
         assert health.status_code in (200, 503)  # readable; never a crash
