@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
@@ -110,6 +110,7 @@ def test_json_records_without_any_api_field_are_said_so_once(tmp_path: Path,
 
 @given(st.lists(st.text(min_size=1).filter(lambda c: c not in KNOWN_FIELDS), min_size=1,
                 max_size=8, unique=True))
+@example(["Größe 😀", 'a "quoted"\\ name', "tab\there", "del\x7f"])  # beyond U+FFFF; escapes
 def test_the_snippet_is_always_a_valid_mapping(columns: list[str]) -> None:
     issue = check_columns(columns)
     assert issue is not None and issue.code == NO_MATCHING_COLUMNS

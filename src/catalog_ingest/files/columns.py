@@ -16,7 +16,6 @@ have no header: only the first check applies, to the first record's keys.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Sequence
 from typing import Final
@@ -139,5 +138,21 @@ def _key(column: str) -> str:
 
 
 def _quote(text: str) -> str:
-    """A TOML basic string: JSON's escapes (\\", \\\\, \\n, \\uXXXX) are TOML's too."""
-    return json.dumps(text)
+    """A TOML basic string of ``text``.
+
+    Not `json.dumps`: it writes a character beyond U+FFFF as a \\u surrogate pair, which
+    TOML refuses (an emoji in a column name broke the snippet). Only the quote, the
+    backslash and control characters are escaped; the rest is written as it is."""
+    out = ['"']
+    for char in text:
+        code = ord(char)
+        if char in '"\\':
+            out.append("\\" + char)
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        elif 0xD800 <= code <= 0xDFFF:  # a lone surrogate has no TOML spelling
+            out.append("\uFFFD")
+        else:
+            out.append(char)
+    out.append('"')
+    return "".join(out)
