@@ -159,3 +159,13 @@ def test_login_failures_are_shared_through_redis(svc: Runtime, tenant: Tenant) -
     for service in (one, two, one, two, one):  # two processes, one count
         service.login(email, "wrong-password", f"10.1.{uuid.uuid4().int % 250}.1")
     assert two.login(email, PASSWORD, "10.2.0.1").refused
+
+
+def test_the_signed_request_key_lookup_carries_the_last_use(svc: Runtime, tenant: Tenant) -> None:
+    """Without it every signed request would write the key's last use (a write transaction per
+    status poll): the once-a-minute check needs the value read with the key."""
+    assert admin.lookup_key(svc.db, svc.settings.secret_key, tenant.access_key_id) is not None
+    key_usage.note_use(svc, tenant.access_key_id, None, now=time.time())
+    found = admin.lookup_key(svc.db, svc.settings.secret_key, tenant.access_key_id)
+    assert found is not None and found.last_used_at is not None
+    assert time.time() - found.last_used_at < key_usage.RESOLUTION_SECONDS

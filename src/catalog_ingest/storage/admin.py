@@ -122,7 +122,8 @@ def revoke_key(conn: Connection, access_key_id: str) -> None:
 
 
 _FIND_KEY = (
-    "SELECT k.access_key_id, k.retailer_id, k.secret_sealed, k.revoked, r.enabled "
+    "SELECT k.access_key_id, k.retailer_id, k.secret_sealed, k.revoked, r.enabled, "
+    "k.last_used_at "
     "FROM access_keys k JOIN retailers r ON r.retailer_id = k.retailer_id "
     "WHERE k.access_key_id = ?"
 )
@@ -147,9 +148,9 @@ def lookup_key(db: Database, server_secret: bytes, access_key_id: str) -> Access
     rows = db.query(_FIND_KEY, (access_key_id,))
     if not rows:
         return None
-    key_id, retailer_id, sealed, revoked, enabled = rows[0]
+    key_id, retailer_id, sealed, revoked, enabled, last_used_at = rows[0]
     return AccessKey(key_id, retailer_id, _unsealed(server_secret, bytes(sealed)), bool(revoked),
-                     bool(enabled))
+                     bool(enabled), last_used_at)
 
 
 @functools.lru_cache(maxsize=4096)
