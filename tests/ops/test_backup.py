@@ -43,10 +43,16 @@ def body(n: int) -> dict[str, Any]:
 
 
 def state(database: Path) -> tuple[dict[str, str], set[tuple[str, str]]]:
-    """({ingestion id: status}, {(sku, name)}) as stored."""
+    """({ingestion id: status}, {(sku, name)}) as stored: the uploads table and the intake
+    inbox beside it (uploads accepted while the writer was busy, INQUEUE until moved)."""
     with sqlite3.connect(database) as conn:
         uploads = dict(conn.execute("SELECT ingestion_id, status FROM uploads").fetchall())
         items = set(conn.execute("SELECT item_sku, item_name FROM items").fetchall())
+    inbox = database.with_name("catalog-inbox.db")
+    if inbox.exists():
+        with sqlite3.connect(inbox) as conn:
+            for (ingestion_id,) in conn.execute("SELECT ingestion_id FROM inbox"):
+                uploads.setdefault(ingestion_id, "INQUEUE")
     return uploads, items
 
 
