@@ -206,7 +206,8 @@ def test_status_failures_and_last_resort_500(
     with monkeypatch.context() as patch:
         gone = _raise(OperationalError("SELECT", {}, Exception("gone")))
         patch.setattr(uploads, "get_upload", gone)
-        patch.setattr(uploads, "lookup_upload", gone)  # the status poll's one-statement read
+        patch.setattr(uploads, "lookup_upload", gone)  # one-statement reads
+        patch.setattr(uploads, "lookup_status", gone)
         expect(status(client, tenant), 500, RETRY_500)
     with monkeypatch.context() as patch:
         patch.setattr(RawRequest, "capture", _raise(RuntimeError("outside every handler")))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -12,12 +13,13 @@ from typing import Any
 import pytest
 
 from catalog_ingest.domain.status import UploadKind
-from catalog_ingest.engine import intake
+from catalog_ingest.engine import intake, key_usage
 from catalog_ingest.engine.worker import drain
 from catalog_ingest.errors import IdempotencyMismatch
 from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
-from catalog_ingest.storage import uploads
+from catalog_ingest.storage import admin, uploads
+from catalog_ingest.storage.point_reads import PointReaders
 from tests.integration.oracle import new_stores
 
 DEADLINE = 30.0
@@ -158,3 +160,53 @@ def test_processing_does_not_hold_up_intake(lite: Runtime,
         worker.join(DEADLINE)
     drain(lite)  # whatever the worker thread left
     assert intake.get_upload(lite, retailer_id, accepted).status == "DONE"
+
+
+def test_a_status_poll_finds_an_upload_in_the_inbox_and_one_moving_out_of_it(
+        lite: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    retailer_id, (store,) = new_stores(lite, 1)
+    with writer_held(lite):
+        waiting = accept(lite, retailer_id, store, "a")
+        status = intake.upload_status(lite, retailer_id, waiting, "http://h")
+        assert (status.processing_status, status.report_download_link) == ("INQUEUE", "")
+    assert lite.db.inbox is not None
+    with writer_held(lite):
+        moving = accept(lite, retailer_id, store, "b")
+    real_holds = lite.db.inbox.holds
+
+    def moved_meanwhile(ingestion_id: str, retailer: str) -> bool:
+        """The upload was still in the inbox when `uploads` was read; it moves now."""
+        lite.db.flush_inbox()
+        return real_holds(ingestion_id, retailer)
+
+    monkeypatch.setattr(lite.db.inbox, "holds", moved_meanwhile)
+    found = intake.upload_status(lite, retailer_id, moving, "http://h")
+    assert found.processing_status == "INQUEUE"  # read again from `uploads`, never unknown
+
+
+def test_recording_a_key_use_never_waits_for_a_busy_writer(lite: Runtime) -> None:
+    retailer_id, _ = new_stores(lite, 1)
+    with lite.db.write() as conn:
+        key_id, _secret = admin.create_key(conn, lite.settings.secret_key, retailer_id)
+    with writer_held(lite):
+        finishes(lambda: str(key_usage.note_use(lite, key_id, None)))
+    assert admin.lookup_key(lite.db, lite.settings.secret_key, key_id).last_used_at is None
+    key_usage.note_use(lite, key_id, None)  # the next use, with the writer free, records it
+    assert admin.lookup_key(lite.db, lite.settings.secret_key, key_id).last_used_at is not None
+
+
+def test_point_read_connections_close_with_their_threads(lite: Runtime) -> None:
+    readers = PointReaders(str(lite.settings.data_dir / "catalog.db"), cache_kib=1024)
+    rows: list[object] = []
+    threads = [threading.Thread(target=lambda: rows.append(readers.query("SELECT 1", ())))
+               for _ in range(5)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert rows == [[(1,)]] * 5
+    gc.collect()
+    assert len(readers._open) == 0  # none left open by the threads that ended
+    assert readers.query("SELECT 2", ()) == [(2,)]
+    assert len(readers._open) == 1
+    readers.close()

@@ -17,6 +17,8 @@ class RetailerLimiter:
 
     def __init__(self, rate: str, redis_url: str | None = None) -> None:
         self.item = parse(rate)
+        #: Counted in this process's memory: a check never waits on the network.
+        self.local = not redis_url
         storage: Storage = RedisStorage(redis_url) if redis_url else MemoryStorage()
         self.limiter = MovingWindowRateLimiter(storage)
 

@@ -248,8 +248,9 @@ def _header_date(headers: Mapping[str, str]) -> str | None:
 def _parse_basic(value: str) -> datetime:
     if not _BASIC_DATE.fullmatch(value):
         raise AuthenticationFailed(bad_date_message(value))
-    try:
-        return datetime.strptime(value, BASIC_FORMAT).replace(tzinfo=UTC)
+    try:  # by position: strptime costs a tenth of a signed status poll
+        return datetime(int(value[0:4]), int(value[4:6]), int(value[6:8]), int(value[9:11]),
+                        int(value[11:13]), int(value[13:15]), tzinfo=UTC)
     except ValueError:
         raise AuthenticationFailed(bad_date_message(value)) from None
 
@@ -407,6 +408,6 @@ def verify_signature(
         (ALGORITHM, signed.amz_date, scope, hashlib.sha256(creq.encode("utf-8")).hexdigest())
     )
     key = _signing_key(secret_key, signed.credential_date, signed.region, signed.service)
-    expected = hmac.new(key, string_to_sign.encode("utf-8"), hashlib.sha256).hexdigest()
+    expected = hmac.digest(key, string_to_sign.encode("utf-8"), "sha256").hex()
     if not hmac.compare_digest(expected.encode("ascii"), signed.signature.encode("utf-8")):
         raise AuthenticationFailed(SIGNATURE_MISMATCH)

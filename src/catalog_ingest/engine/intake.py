@@ -191,11 +191,14 @@ def submit_archive(svc: Runtime, retailer_id: str, body: bytes, *,
 def upload_status(svc: Runtime, retailer_id: str, ingestion_id: str,
                   base_url: str) -> UploadStatus:
     """The upload's status and, when DONE or FATAL, a fresh report link under `base_url`."""
-    found = get_upload(svc, retailer_id, ingestion_id)
+    with translate_errors():  # a lost database is the retry-recommended 500, as for any read
+        status = uploads.lookup_status(svc.db, ingestion_id, retailer_id)
+    if status is None:
+        raise UnknownIngestion("API invoked with Invalid parameter")
     link = ""
-    if S(found.status).has_report:
-        link = links.report_url(svc.settings, base_url, found.ingestion_id)
-    return UploadStatus(found.status, link)
+    if S(status).has_report:
+        link = links.report_url(svc.settings, base_url, ingestion_id)
+    return UploadStatus(status, link)
 
 
 def get_upload(svc: Runtime, retailer_id: str, ingestion_id: str) -> Upload:

@@ -12,6 +12,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from catalog_ingest.errors import TransientError
 from catalog_ingest.storage.inbox import Inbox, drain_inbox, inbox_path
+from catalog_ingest.storage.point_reads import PointReaders
 
 _AFTER_COMMIT = "catalog_ingest_after_commit"
 
@@ -46,6 +47,7 @@ class Database:
             self.engine = self._sqlite_engine(pool_size, self.READER_CACHE_KIB, immediate=False)
             self.write_engine = self._sqlite_engine(1, self.WRITER_CACHE_KIB, immediate=True)
             self.inbox = Inbox(inbox_path(self.engine.url.database))
+            self._point_readers = PointReaders(self.engine.url.database, self.READER_CACHE_KIB)
         else:
             self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=8,
                                         pool_pre_ping=True)
@@ -144,6 +146,8 @@ class Database:
         and statement machinery makes them ~10x cheaper, so they need no cache (a revoked key
         fails at once).
         """
+        if self.is_sqlite and self._point_readers.usable:
+            return self._point_readers.query(sql, params)
         if not self.is_sqlite:
             sql = sql.replace("?", "%s")
         dbapi_error = self.engine.dialect.loaded_dbapi.OperationalError
@@ -175,6 +179,7 @@ class Database:
     def dispose(self) -> None:
         if self.inbox is not None:
             self.inbox.close()
+            self._point_readers.close()
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()

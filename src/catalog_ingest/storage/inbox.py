@@ -24,6 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from catalog_ingest.storage.point_reads import PointReaders
+
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS inbox (n INTEGER PRIMARY KEY AUTOINCREMENT, "
     "ingestion_id TEXT NOT NULL UNIQUE, retailer_id TEXT NOT NULL, idempotency_key TEXT, "
@@ -48,6 +50,9 @@ class Inbox:
         self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute(_SCHEMA)
         self._conn_lock = threading.Lock()
+        #: For status polls, which may run on the event loop: never behind `_conn_lock`,
+        #: which an accepted upload holds through its fsync.
+        self._readers = PointReaders(str(path), cache_kib=1024)
 
     @contextmanager
     def _cursor(self) -> Iterator[sqlite3.Cursor]:
@@ -88,6 +93,13 @@ class Inbox:
             row = cur.execute(sql, params).fetchone()
         return json.loads(row[0]) if row else None
 
+    def holds(self, ingestion_id: str, retailer_id: str) -> bool:
+        """Whether the upload waits here (a point read on this thread's own connection)."""
+        sql = "SELECT 1 FROM inbox WHERE ingestion_id = ? AND retailer_id = ?"
+        if not self._readers.usable:
+            return self.find(ingestion_id, retailer_id) is not None
+        return bool(self._readers.query(sql, (ingestion_id, retailer_id)))
+
     def find_by_idempotency_key(self, retailer_id: str, key: str) -> dict[str, Any] | None:
         with self._cursor() as cur:
             row = cur.execute("SELECT row FROM inbox WHERE retailer_id = ? AND "
@@ -108,6 +120,7 @@ class Inbox:
                 raise
 
     def close(self) -> None:
+        self._readers.close()
         self._conn.close()
 
 

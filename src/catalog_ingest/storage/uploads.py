@@ -162,12 +162,38 @@ _LOOKUP = (f"SELECT {', '.join(_UPLOAD_COLUMNS)} FROM uploads "
            "WHERE ingestion_id = ? AND retailer_id = ?")
 
 
+_STATUS = "SELECT status FROM uploads WHERE ingestion_id = ? AND retailer_id = ?"
+
+
+def lookup_status(db: Database, ingestion_id: str, retailer_id: str) -> str | None:
+    """The upload's status for a status poll, read fresh (no cache): one indexed statement,
+    and on SQLite a look in the intake inbox when the upload is not (yet) in `uploads`.
+
+    The move from the inbox inserts into `uploads`, commits, then deletes from the inbox; so
+    `uploads` is read again after an inbox miss, or an upload moving between the first two
+    reads would be reported unknown."""
+    rows = db.query(_STATUS, (ingestion_id, retailer_id))
+    if rows:
+        return str(rows[0][0])
+    if db.inbox is None:
+        return None
+    if db.inbox.holds(ingestion_id, retailer_id):
+        return S.INQUEUE.value
+    rows = db.query(_STATUS, (ingestion_id, retailer_id))
+    return str(rows[0][0]) if rows else None
+
+
 def lookup_upload(db: Database, ingestion_id: str, retailer_id: str) -> Upload | None:
-    """`get_upload` for the status polls: one statement, read fresh each time (no cache)."""
+    """`get_upload` by one statement, read fresh each time (no cache); on SQLite the intake
+    inbox too, with `uploads` read again after a miss (see `lookup_status`)."""
     rows = db.query(_LOOKUP, (ingestion_id, retailer_id))
+    if not rows and db.inbox is not None:
+        waiting = db.inbox.find(ingestion_id, retailer_id)
+        if waiting is not None:
+            return _from_inbox(waiting)
+        rows = db.query(_LOOKUP, (ingestion_id, retailer_id))
     if not rows:
-        waiting = db.inbox.find(ingestion_id, retailer_id) if db.inbox is not None else None
-        return _from_inbox(waiting) if waiting is not None else None
+        return None
     row = rows[0]
     return Upload(
         row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7], row[8],
