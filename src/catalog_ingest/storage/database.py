@@ -186,11 +186,15 @@ class Database:
 
 
 def _with_pending(conn: Connection, pending: list[Callable[[], None]]) -> Iterator[Connection]:
-    conn.info[_AFTER_COMMIT] = pending
+    # The dict itself, not `conn.info` again at the end: on a connection lost mid-transaction
+    # (PostgreSQL stopping) that raises PendingRollbackError, which hid the OperationalError
+    # that is the retry-recommended 500.
+    info = conn.info
+    info[_AFTER_COMMIT] = pending
     try:
         yield conn
     finally:
-        conn.info.pop(_AFTER_COMMIT, None)
+        info.pop(_AFTER_COMMIT, None)
 
 
 def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
