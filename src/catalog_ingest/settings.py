@@ -140,6 +140,11 @@ class Settings:
                                             "stay); `0` keeps them", _seconds)
     retention_interval: float = setting(60.0, "seconds between two retention passes of an "
                                         "idle worker", _seconds)
+    switch_interval: float = setting(0.0005, "seconds a thread may hold the interpreter "
+                                     "before another waiting thread is let run (Python's "
+                                     "`sys.setswitchinterval`), set by `serve`; "
+                                     "lower keeps requests quick while a worker thread plans "
+                                     "an upload (Python's default: 0.005)", _seconds)
     shutdown_grace: float = setting(20.0, "seconds a SIGTERM leaves in-flight requests and "
                                     "the upload being processed before the worker gives its "
                                     "claim back", _seconds)

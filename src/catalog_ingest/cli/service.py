@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import sys
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -46,6 +47,7 @@ def serve(
 
     _logging(log_format)
     settings = load_settings(data_dir, listen_url=_listen_url(host, port))
+    _switch_interval(settings.switch_interval)
     app = create_app(settings, workers=0 if no_worker else workers)
     if demo:
         provision_demo(app.state.runtime, f"http://{host}:{port}")
@@ -56,6 +58,14 @@ def serve(
         _graceful_server(config, app.state.begin_shutdown).run()
     finally:
         process_exiting()
+
+
+def _switch_interval(seconds: float) -> None:
+    """How long a CPU-bound thread (a worker planning an upload) keeps the GIL from one that
+    waits for it (the event loop with a request's next body chunk): each wake-up of a waiting
+    thread can cost up to this long."""
+    if seconds > 0:
+        sys.setswitchinterval(seconds)
 
 
 def _graceful_server_class() -> type:
