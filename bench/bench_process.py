@@ -1,9 +1,11 @@
 """`process`: 10k new items into a store holding 1M items, 201 → DONE, against a raw pipeline.
 
 The 1M-item catalog is built once (raw sqlite3 into the migrated schema) under bench/out/ and
-reused while its marker matches. Each run copies it twice: the engine works on one copy
-(`intake.accept`, then one timed `Worker.run_once()`: claim, read payload, decode, rules, load
-state, plan, write, report, finish), the ceiling on the other: `msgspec.json.decode`, a GS1
+reused while its marker matches. Each run copies it: `catalog-ingest serve` works on one copy
+(the target: a signed upload, then status polls every 20 ms; 201 → the first DONE answer, as a
+client sees it), the engine in-process on another (`intake.accept`, then one timed
+`Worker.run_once()`: claim, read payload, decode, rules, load state, plan, write, report,
+finish: for profiling), the ceiling on a third: `msgspec.json.decode`, a GS1
 check-digit loop, one transaction of sqlite3 `executemany` upserts (items, barcodes) and an
 `orjson.dumps` of a per-item report, with the service's own pragmas (WAL, synchronous=FULL,
 the same page cache). Engine and ceiling alternate on the same uploads, each step after an
@@ -22,18 +24,22 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import httpx
 import msgspec
 import orjson
 
 from bench.common import (
     OUT,
     BenchResult,
+    Server,
     Target,
     Tenant,
     median,
     ms,
     percentile,
     provision_data_dir,
+    serve_argv,
+    sign,
 )
 from bench.datagen import encode_body, generate, item_barcodes
 from catalog_ingest.domain.items import canonical_values
@@ -191,6 +197,50 @@ class Ceiling:
         shutil.rmtree(OUT / self.name, ignore_errors=True)
 
 
+class OverHttp:
+    """`catalog-ingest serve` (embedded default, its in-process worker) on its own copy: a
+    signed upload, then signed status polls every 20 ms; 201 → the first DONE answer."""
+
+    POLL_EVERY = 0.020
+
+    def __init__(self, base: Path, tenant: Tenant) -> None:
+        data = _copy(base, "process-http")
+        (OUT / "logs").mkdir(parents=True, exist_ok=True)
+        self.server = Server(serve_argv(), OUT / "logs" / "process-http.log",
+                             env={"CATALOG_INGEST_DATA_DIR": str(data)}).__enter__()
+        self.client = httpx.Client(timeout=60)
+        self.tenant = tenant
+        self.times: list[float] = []
+        self.polls: list[int] = []
+
+    def __call__(self, body: bytes, r: int) -> None:
+        url = self.server.url + "/v1/catalog/upload"
+        answer = self.client.post(url, content=body, headers=sign(url, body, self.tenant))
+        accepted = time.perf_counter()
+        if answer.status_code != 201:
+            raise RuntimeError(f"upload: {answer.status_code} {answer.text[:300]}")
+        status_url = self.server.url + "/v1/catalog/getCatalogUploadStatus"
+        query = json.dumps({"ingestionId": answer.json()["ingestionId"]}).encode()
+        headers = sign(status_url, query, self.tenant)  # one signature serves every poll
+        polls = 0
+        while True:
+            polls += 1
+            sent = time.perf_counter()
+            state = self.client.post(status_url, content=query, headers=headers).json()
+            if state["processingStatus"] == "DONE":
+                break
+            if state["processingStatus"] not in ("INQUEUE", "INPROGRESS"):
+                raise RuntimeError(f"upload ended {state}")
+            time.sleep(max(0.0, sent + self.POLL_EVERY - time.perf_counter()))
+        self.times.append(time.perf_counter() - accepted)
+        self.polls.append(polls)
+
+    def close(self) -> None:
+        self.client.close()
+        self.server.__exit__()
+        shutil.rmtree(OUT / "process-http", ignore_errors=True)
+
+
 class Engine:
     """The service's engine on its own copy: `intake.accept`, then a timed `run_once`."""
 
@@ -219,12 +269,14 @@ class Engine:
 
 
 def measure(base: Path, tenant: Tenant, bodies: Sequence[bytes]
-            ) -> tuple[Engine, Ceiling, Ceiling]:
-    """Engine and ceilings take turns on each body (order rotating); round 0 is a warm-up."""
+            ) -> tuple[OverHttp, Engine, Ceiling, Ceiling]:
+    """The service over HTTP, the engine in-process and the ceilings take turns on each body
+    (order rotating); round 0 is a warm-up."""
     engine = Engine(base, tenant)
     ceiling = Ceiling(base, "process-raw", gc_paused=True)
     ceiling_gc = Ceiling(base, "process-raw-gc", gc_paused=False)
-    contenders: list[Engine | Ceiling] = [engine, ceiling, ceiling_gc]
+    http = OverHttp(base, tenant)
+    contenders: list[Engine | Ceiling | OverHttp] = [http, engine, ceiling, ceiling_gc]
     try:
         for r, body in enumerate(bodies):
             for k in range(len(contenders)):
@@ -235,9 +287,9 @@ def measure(base: Path, tenant: Tenant, bodies: Sequence[bytes]
     finally:
         for contender in contenders:
             contender.close()
-    for times in (engine.accepts, engine.times, ceiling.times, ceiling_gc.times):
+    for times in (engine.accepts, engine.times, ceiling.times, ceiling_gc.times, http.times):
         del times[0]
-    return engine, ceiling, ceiling_gc
+    return http, engine, ceiling, ceiling_gc
 
 
 def run(quick: bool = False) -> BenchResult:
@@ -250,20 +302,28 @@ def run(quick: bool = False) -> BenchResult:
     bodies = _bodies(rounds + 1)
     result.row("uploads", f"{rounds} x {UPLOAD_ITEMS:,} new items (+1 warm-up), "
                f"{len(bodies[0]) / 1e6:.2f} MB each")
-    engine, ceiling, ceiling_gc = measure(base, tenant, bodies)
+    http, engine, ceiling, ceiling_gc = measure(base, tenant, bodies)
     result.row("intake.accept in-process p50", ms(median(engine.accepts)))
     for label, xs in (("ceiling: raw decode + check + upsert + report", ceiling.times),
                       ("ceiling as above, cyclic GC left on", ceiling_gc.times),
-                      ("engine: Worker.run_once (201 → DONE)", engine.times)):
+                      ("engine in-process: Worker.run_once", engine.times),
+                      ("serve over HTTP: 201 → first DONE status answer", http.times)):
         result.row(f"{label} p50 / p99 / min",
                    f"{ms(median(xs))} / {ms(percentile(xs, 99))} / {ms(min(xs))}")
-    p50, top = median(engine.times), median(ceiling.times)
-    result.row("engine p50 ÷ GC-on ceiling p50", f"{p50 / median(ceiling_gc.times):.2f}x")
+    result.row("status polls per upload (every 20 ms) p50", f"{median(http.polls):.0f}")
+    p50, top = median(http.times), median(ceiling.times)
+    result.row("in-process engine p50 ÷ ceiling p50",
+               f"{median(engine.times) / top:.2f}x (GC-on ceiling: "
+               f"{median(engine.times) / median(ceiling_gc.times):.2f}x)")
     passed = p50 / top <= TARGET_RATIO and p50 <= TARGET_SECONDS
-    result.targets.append(Target("process", f"p50 {ms(p50)}", p50 / top, passed))
+    result.targets.append(Target("process", f"p50 {ms(p50)} (201 → DONE over HTTP)", p50 / top,
+                                 passed))
     result.notes.append(f"process target: p50 ≤ {TARGET_RATIO}x ceiling and ≤ "
-                        f"{TARGET_SECONDS:.0f} s; 201 → DONE measured in-process (no HTTP, no "
-                        "worker wake-up latency). The engine pauses the cyclic GC while it "
-                        "processes an upload, so the ceiling the target uses does too (same "
-                        "runtime conditions); the GC-on ceiling is shown for reference.")
+                        f"{TARGET_SECONDS:.0f} s, 201 → DONE as a client sees it: `serve` with "
+                        "its in-process worker, the clock from the 201 to the first status "
+                        "answer DONE, polling every 20 ms (signed, as any client). The "
+                        "in-process figure (`Worker.run_once`, no HTTP, no wake-up) is shown "
+                        "for profiling. The engine pauses the cyclic GC while it processes an "
+                        "upload, so the ceiling the target uses does too; the GC-on ceiling is "
+                        "shown for reference.")
     return result
