@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 import zipfile
 from pathlib import Path
 
@@ -12,11 +13,13 @@ from catalog_ingest.domain.barcodes import gs1_check_digit
 from catalog_ingest.engine import batch_submit, file_check
 from catalog_ingest.engine.file_source import FileRefused, SourceSpec, parse_mapping_text
 from catalog_ingest.engine.report_queries import ReportFilter, ReportQueries
+from catalog_ingest.engine.retention import DAY, Purged, purge
 from catalog_ingest.engine.staging import Owner, StagedFileGone, StagingArea
 from catalog_ingest.engine.worker import drain
+from catalog_ingest.errors import BlobNotFound
 from catalog_ingest.files import ERROR_COLUMN
 from catalog_ingest.runtime import Runtime
-from catalog_ingest.storage import portal_reads
+from catalog_ingest.storage import portal_batches, portal_reads
 from tests.support.tenants import Tenant
 
 HEADER = "item_sku,external_product_id,item_name,store_id,standard_price\n"
@@ -295,3 +298,27 @@ def test_text_no_database_can_store_is_refused(svc: Runtime, tenant: Tenant) -> 
     problems = file_check.read_problems(staged, "ERROR")[0]
     # msgspec refuses a lone surrogate escape while reading: the row is unreadable.
     assert [(p.line, p.code) for p in problems] == [(1, "INVALID_TEXT"), (3, "UNREADABLE_ROW")]
+
+
+def test_retention_takes_a_batch_and_its_files_once_its_uploads_are_gone(
+        svc: Runtime, tenant: Tenant) -> None:
+    owner, staged, _summary = check(svc, tenant, HEADER + f"A,{ean(1)},Apple,store-01,1.00\n")
+    done = batch_submit.submit(svc, owner, staged)
+    with svc.db.read() as conn:
+        batch = portal_batches.get_batch(conn, done.batch_id, tenant.retailer_id)
+        members = portal_batches.batch_uploads(conn, done.batch_id)
+    assert batch is not None and len(members) == 1
+    files = [batch.source_key, members[0].lines_key]
+    assert all(svc.blobs.get(key) for key in files)
+    now = time.time()
+    assert purge(svc, now + 91 * DAY).batches == 0  # its upload is not finished: kept
+    assert drain(svc) == ["DONE"]
+    assert purge(svc, now + 89 * DAY).batches == 0  # not old enough
+    assert purge(svc, now + 91 * DAY) == Purged(uploads=1, payloads=0, notifications=0,
+                                                batches=1)
+    with svc.db.read() as conn:
+        assert portal_batches.get_batch(conn, done.batch_id, tenant.retailer_id) is None
+        assert portal_batches.batch_uploads(conn, done.batch_id) == []
+    for key in files:
+        with pytest.raises(BlobNotFound):
+            svc.blobs.get(key)

@@ -39,7 +39,7 @@ def purge(data_dir: Path | None = DataDir, as_json: bool = JsonOut) -> None:
     with services(data_dir) as svc:
         done = run_work(lambda: run_purge(svc, time.time()))
     emit({"uploads": done.uploads, "payloads": done.payloads,
-          "notifications": done.notifications}, as_json)
+          "notifications": done.notifications, "portal_batches": done.batches}, as_json)
 
 
 def register(app: typer.Typer) -> None:

@@ -1,4 +1,4 @@
-"""Retention: workers purge old uploads, payloads and notification records in small batches.
+"""Retention: workers purge old uploads, payloads, notification records and portal batches.
 
 Each batch is one short write transaction (at most `BATCH` rows), and a worker runs batches
 only while it is idle and stops at once when new work arrives (`svc.wake`), so retention
@@ -29,10 +29,11 @@ class Purged:
     uploads: int = 0
     payloads: int = 0
     notifications: int = 0
+    batches: int = 0
 
     @property
     def total(self) -> int:
-        return self.uploads + self.payloads + self.notifications
+        return self.uploads + self.payloads + self.notifications + self.batches
 
 
 def _cutoff(now: float, days: float) -> float | None:
@@ -54,6 +55,7 @@ def purge_batch(svc: Runtime, now: float, batch: int = BATCH) -> Purged:
         with svc.db.write() as conn:
             done.notifications = repo.delete_old_notifications(conn, old, batch)
         done.uploads = len(uploads)
+        done.batches = _purge_batches(svc, old, batch)
     finished = _cutoff(now, settings.payload_retention_days)
     if finished is not None:
         with svc.db.write() as conn:
@@ -64,7 +66,18 @@ def purge_batch(svc: Runtime, now: float, batch: int = BATCH) -> Purged:
     svc.metrics.observe_purge("uploads", done.uploads)
     svc.metrics.observe_purge("payloads", done.payloads)
     svc.metrics.observe_purge("notifications", done.notifications)
+    svc.metrics.observe_purge("portal_batches", done.batches)
     return done
+
+
+def _purge_batches(svc: Runtime, old: float, batch: int) -> int:
+    """Portal batches past retention whose uploads are all gone, then their blobs."""
+    with svc.db.write() as conn:
+        taken = repo.take_old_batches(conn, old, batch)
+    for keys in taken:
+        for key in keys:
+            svc.blobs.delete(key)
+    return len(taken)
 
 
 def purge(svc: Runtime, now: float, *, batch: int = BATCH,
@@ -76,6 +89,7 @@ def purge(svc: Runtime, now: float, *, batch: int = BATCH,
         total.uploads += done.uploads
         total.payloads += done.payloads
         total.notifications += done.notifications
+        total.batches += done.batches
         if done.total < batch:
             return total
     return total
@@ -104,5 +118,5 @@ class RetentionPass:
         if done.total:
             log.info("retention purge", extra={"fields": {
                 "uploads": done.uploads, "payloads": done.payloads,
-                "notifications": done.notifications}})
+                "notifications": done.notifications, "portal_batches": done.batches}})
         return done

@@ -1,10 +1,11 @@
-"""Finding and deleting old records in small batches: uploads, finished payloads, notifications."""
+"""Finding and deleting old records in small batches: uploads, finished payloads, notifications,
+portal batches."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, delete, select, update
+from sqlalchemy import Connection, delete, exists, select, update
 
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.storage import tables as t
@@ -68,3 +69,26 @@ def delete_old_notifications(conn: Connection, before: float, limit: int) -> int
     if stale:
         conn.execute(delete(t.delivery_attempts).where(a.id.in_(stale)))
     return len(ids) + len(stale)
+
+
+def take_old_batches(conn: Connection, before: float, limit: int) -> list[list[str]]:
+    """Delete up to `limit` portal batches created before `before` none of whose uploads is
+    left (retention took them, or they never got in); per batch, the keys of its blobs (the
+    file as uploaded and each upload's line map)."""
+    b = t.portal_batches.c
+    m = t.portal_batch_uploads.c
+    left = (select(m.ingestion_id).join(t.uploads, t.uploads.c.ingestion_id == m.ingestion_id)
+            .where(m.batch_id == b.batch_id))
+    rows = conn.execute(
+        select(b.batch_id, b.source_key).where(b.created_at < before, ~exists(left))
+        .order_by(b.created_at).limit(limit)
+    ).all()
+    if not rows:
+        return []
+    keys = {r.batch_id: [r.source_key] for r in rows}
+    for batch_id, lines_key in conn.execute(
+            select(m.batch_id, m.lines_key).where(m.batch_id.in_(keys))).all():
+        keys[batch_id].append(lines_key)
+    conn.execute(delete(t.portal_batch_uploads).where(m.batch_id.in_(keys)))
+    conn.execute(delete(t.portal_batches).where(b.batch_id.in_(keys)))
+    return list(keys.values())
