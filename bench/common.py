@@ -219,8 +219,13 @@ class RssSampler(threading.Thread):
         return total
 
     def run(self) -> None:
+        import psutil
+
         while not self.stop.is_set():
-            self.samples.append((time.monotonic(), self.rss()))
+            try:
+                self.samples.append((time.monotonic(), self.rss()))
+            except psutil.NoSuchProcess:  # the process ended between two samples
+                return
             self.stop.wait(self.period)
 
     def peak(self, start: float, end: float) -> int:

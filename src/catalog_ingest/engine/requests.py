@@ -26,12 +26,15 @@ Str50 = Annotated[str, Meta(max_length=50)]
 Price = Annotated[str, Meta(max_length=10)]
 
 
-class AdditionalId(msgspec.Struct):
+# gc=False: 10k items are 10k+ objects the cyclic GC would otherwise track and walk while the
+# upload is being accepted (measured: the typed decode of a 10k-item body 11-13 -> 10-11 ms);
+# these values never form reference cycles.
+class AdditionalId(msgspec.Struct, gc=False):
     external_product_id: Required
     external_product_id_type: Str255 | None = None
 
 
-class CatalogItem(msgspec.Struct):
+class CatalogItem(msgspec.Struct, gc=False):
     """Unknown attributes are ignored here; the worker reports them as warnings."""
 
     item_sku: Required
