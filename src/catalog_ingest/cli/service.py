@@ -73,8 +73,8 @@ def _switch_interval(seconds: float) -> None:
 def _freeze_startup_objects() -> None:
     """Move everything alive after start-up (modules, the app, the runtime: ~100k objects)
     out of the cyclic GC's reach: they live as long as the process, and walking them made
-    each full collection take ~45 ms, paid by whichever request triggered it (the p99 of an
-    upload → 201). Measured in-process: a full collection 49 ms → 2.6 ms."""
+    each full collection take ~45 ms, paid by whichever request triggered it. Measured on
+    the upload path in-process: a full collection 49 ms → 2.6 ms."""
     gc.collect()
     gc.freeze()
 
