@@ -116,6 +116,35 @@ def check_outcome(load: Load, svc: Runtime, fault: str) -> tuple[int, int]:
     return len(acked), failed
 
 
+@dataclass
+class Fault:
+    """A fault to put on a running service and take off again, and what to expect meanwhile."""
+
+    name: str
+    inject: Callable[[], object]
+    heal: Callable[[], object]
+    retry_500s: int  # at least this many (times SCALE) while it lasts
+    health: tuple[int, ...] = (503,)  # what /healthz may answer meanwhile
+    health_timeout: float = 30.0
+
+
+def survive(server: ServerProcess, svc: Runtime, tenant: Tenant, fault: Fault) -> None:
+    """Under load: some 201s, the fault, retry-500s only, healed, 201s again; then every 201
+    stored and DONE (`check_outcome`)."""
+    load = Load(server.url, tenant)
+    load.start()
+    load.wait_for(201, 5 * SCALE)
+    fault.inject()
+    load.wait_for(500, fault.retry_500s * SCALE)
+    health = httpx.get(server.url + "/healthz", timeout=fault.health_timeout)
+    assert health.status_code in fault.health  # readable; never a crash
+    fault.heal()
+    load.wait_for(201, 5 * SCALE)
+    load.finish()
+    acked, failed = check_outcome(load, svc, fault.name)
+    assert acked >= 10 * SCALE and failed >= fault.retry_500s * SCALE
+
+
 def serve(data_dir: Path, env: dict[str, str], log: Path) -> ServerProcess:
     server = ServerProcess(data_dir, env={"CATALOG_INGEST_SECRET_KEY": SECRET_HEX,
                                           "CATALOG_INGEST_RATE_LIMIT": "100000/second", **env})
@@ -167,18 +196,8 @@ def test_a_full_data_disk_gets_retry_500s_and_service_resumes_when_space_is_free
         ballast = small_disk / "ballast"
         ballast.touch()
         server = serve(small_disk, {}, tmp_path / "server.log")
-        load = Load(server.url, tenant)
-        load.start()
-        load.wait_for(201, 5 * SCALE)
-        fill(ballast)
-        load.wait_for(500, 5 * SCALE)
-        health = httpx.get(server.url + "/healthz", timeout=30)
-        assert health.status_code in (200, 503)  # readable; never a crash
-        ballast.unlink()
-        load.wait_for(201, 5 * SCALE)
-        load.finish()
-        acked, failed = check_outcome(load, svc, "data disk full")
-        assert acked >= 10 * SCALE and failed >= 5 * SCALE
+        survive(server, svc, tenant, Fault("data disk full", lambda: fill(ballast),
+                                           ballast.unlink, retry_500s=5, health=(200, 503)))
     finally:
         if server is not None:
             server.stop()
@@ -206,17 +225,8 @@ def test_postgres_stopped_and_started_under_load(cluster: PrivateCluster, tmp_pa
         tenant = make_tenant(svc, "PG Retailer", [STORE])
         server = serve(settings.data_dir, {"CATALOG_INGEST_DATABASE_URL": cluster.url},
                        tmp_path / "server.log")
-        load = Load(server.url, tenant)
-        load.start()
-        load.wait_for(201, 5 * SCALE)
-        cluster.stop()
-        load.wait_for(500, 5 * SCALE)
-        assert httpx.get(server.url + "/healthz", timeout=30).status_code == 503
-        cluster.start()
-        load.wait_for(201, 5 * SCALE)
-        load.finish()
-        acked, failed = check_outcome(load, svc, "PostgreSQL stopped and started")
-        assert acked >= 10 * SCALE and failed >= 5 * SCALE
+        survive(server, svc, tenant, Fault("PostgreSQL stopped and started", cluster.stop,
+                                           cluster.start, retry_500s=5))
     finally:
         if server is not None:
             server.stop()
@@ -254,17 +264,8 @@ def test_blob_store_unreachable_for_a_while(moto: str, tmp_path: Path) -> None:
         env = {**keys, "CATALOG_INGEST_BLOB_URL": "s3://fault-blobs/prefix",
                "AWS_ENDPOINT_URL_S3": proxy.url}
         server = serve(settings.data_dir, env, tmp_path / "server.log")
-        load = Load(server.url, tenant)
-        load.start()
-        load.wait_for(201, 5 * SCALE)
-        proxy.down()
-        load.wait_for(500, 3 * SCALE)
-        assert httpx.get(server.url + "/healthz", timeout=60).status_code == 503
-        proxy.up()
-        load.wait_for(201, 5 * SCALE)
-        load.finish()
-        acked, failed = check_outcome(load, svc, "S3 unreachable")
-        assert acked >= 10 * SCALE and failed >= 3 * SCALE
+        survive(server, svc, tenant, Fault("S3 unreachable", proxy.down, proxy.up,
+                                           retry_500s=3, health_timeout=60))
     finally:
         if server is not None:
             server.stop()
