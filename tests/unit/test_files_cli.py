@@ -94,3 +94,19 @@ def test_unmatched_columns_are_one_problem_with_a_mapping_to_copy(tmp_path: Path
     assert [p["code"] for p in out["problems"]] == ["NO_MATCHING_COLUMNS"]
     message = out["problems"][0]["message"]
     assert 'item_sku = "sku"' in message and 'external_product_id = "barcode"' in message
+
+
+def test_validate_checks_several_files_as_one_catalog_like_push(tmp_path: Path) -> None:
+    """A SKU or a barcode repeated in a later file is the same problem as within one file, as
+    `push` of the same files finds it (one cross-item state for all of them, kept on disk)."""
+    first = tmp_path / "a.csv"
+    second = tmp_path / "b.csv"
+    header = "item_sku,external_product_id,external_product_id_type,item_name,store_id\n"
+    first.write_text(header + "A-1,4006381333931,EAN,Pen,s1\nA-2,4006381333948,EAN,Ink,s1\n")
+    second.write_text(header + "A-1,4006381333955,EAN,Pen again,s1\n"
+                      "A-3,4006381333948,EAN,Thief,s1\nA-1,4006381333962,EAN,Pen elsewhere,s2\n")
+    code, out = validate(str(first), str(second))
+    assert code == 1 and (out["rows"], out["invalid"]) == (5, 2)
+    found = {(p["file"], p["line"], p["code"]) for p in out["problems"]}
+    assert found == {(str(second), 2, "DUPLICATE_SKU_IN_UPLOAD"),
+                     (str(second), 3, "BARCODE_CONFLICT")}
