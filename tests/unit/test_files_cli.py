@@ -98,7 +98,7 @@ def test_unmatched_columns_are_one_problem_with_a_mapping_to_copy(tmp_path: Path
 
 def test_validate_checks_several_files_as_one_catalog_like_push(tmp_path: Path) -> None:
     """A SKU or a barcode repeated in a later file is the same problem as within one file, as
-    `push` of the same files finds it (one cross-item state for all of them, kept on disk)."""
+    `push` of the same files finds it (one cross-item state for all of them)."""
     first = tmp_path / "a.csv"
     second = tmp_path / "b.csv"
     header = "item_sku,external_product_id,external_product_id_type,item_name,store_id\n"

@@ -34,7 +34,6 @@ from catalog_ingest.client.push.chunking import Chunk
 from catalog_ingest.client.push.mapping import ItemMapping
 from catalog_ingest.client.push.options import DEFAULT_RATE
 from catalog_ingest.client.push.outcome import Outcome
-from catalog_ingest.client.push.scratch import Scratch
 from catalog_ingest.client.push.setup import find_resumable
 from catalog_ingest.client.push.sources import SourceError, inspect
 from catalog_ingest.client.push.validate import Problem, SourceValidator, check_rows
@@ -226,23 +225,20 @@ def validate(
     outcome = Outcome()
     rows = invalid = 0
     # One cross-item state for all the files, as `push` has: a SKU or barcode repeated in a
-    # later file is found too; on disk, so memory does not grow with the catalog.
-    scratch = Scratch()
-    validator = SourceValidator(scratch)
-    try:
-        for info in _inspect_all(files, item_mapping):
-            try:
-                for checked in check_rows([info], item_mapping, validator):
-                    rows += 1
-                    invalid += 0 if checked.valid else 1
-                    for problem in checked.problems():
-                        _validate_problem(problem, outcome, problems, warnings, as_json)
-            except SourceError as exc:
-                invalid += 1
-                problem = Problem(exc.file, exc.line or 0, None, None, _source_issue(exc))
-                _validate_problem(problem, outcome, problems, warnings, as_json)
-    finally:
-        scratch.close()
+    # later file is found too. In memory (push keeps it on disk, which made a 10k-row
+    # `validate` 0.38 -> 0.48 s): `validate` sends nothing, and stays the fast offline check.
+    validator = SourceValidator()
+    for info in _inspect_all(files, item_mapping):
+        try:
+            for checked in check_rows([info], item_mapping, validator):
+                rows += 1
+                invalid += 0 if checked.valid else 1
+                for problem in checked.problems():
+                    _validate_problem(problem, outcome, problems, warnings, as_json)
+        except SourceError as exc:
+            invalid += 1
+            problem = Problem(exc.file, exc.line or 0, None, None, _source_issue(exc))
+            _validate_problem(problem, outcome, problems, warnings, as_json)
     if as_json:
         typer.echo(json.dumps({"rows": rows, "invalid": invalid, "problems": problems,
                                "issues": [_code_dict(c) for c in outcome.top_codes(1000)]}))
