@@ -31,7 +31,7 @@ from catalog_ingest.client.push import (
     Tracking,
     TrackingBackend,
 )
-from catalog_ingest.client.push.tracking import ChunkRecord, PushRecord, TrackingError
+from catalog_ingest.client.push.tracking import ChunkRecord, PushRecord, TrackingError, supersede
 from catalog_ingest.domain.barcodes import gs1_check_digit
 from catalog_ingest.engine.worker import Worker
 from catalog_ingest.runtime import open_runtime
@@ -142,7 +142,7 @@ def test_latest_resumable_and_supersede(backend: TrackingBackend) -> None:
     found = backend.latest_resumable("http://api", "src")
     assert found is not None and found.push_id == "new"
     backend.stage("old", [("s1", "A", b"1" * 16)])
-    assert sorted(backend.supersede("http://api", "src", keep="new")) == ["old"]
+    assert sorted(supersede(backend, "http://api", "src", keep="new")) == ["old"]
     old = backend.push("old")
     assert old is not None and old.status == "ABANDONED"
     assert backend.known_hashes("http://api", "src", "s1", ["A"]) == {"A": b"1" * 16}

@@ -394,15 +394,6 @@ class DynamoTracking:
         self._batch_write({"DeleteRequest": {"Key": {"pk": i["pk"], "sk": i["sk"]}}}
                           for i in staged)
 
-    def supersede(self, endpoint: str, source_key: str, keep: str) -> list[str]:
-        abandoned = []
-        for push in self.pushes(1000, endpoint, source_key):
-            if push.push_id != keep and push.status in RESUMABLE:
-                self.merge_staged(push.push_id, endpoint, source_key)
-                self.update_push(push.push_id, status="ABANDONED")
-                abandoned.append(push.push_id)
-        return abandoned
-
 
 def _with_open_flag(changes: dict[str, Any]) -> dict[str, Any]:
     """Keep the sparse ``open`` index in step with the chunk's status."""

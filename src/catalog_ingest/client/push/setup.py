@@ -18,6 +18,7 @@ from catalog_ingest.client.push.tracking import (
     PushRecord,
     TrackingBackend,
     default_data_dir,
+    supersede,
 )
 
 
@@ -89,7 +90,7 @@ def settle_push(options: PushOptions, endpoint: str, tracking: TrackingBackend) 
         raise PushError(f"push {running.push_id} of these sources is running (pid "
                         f"{running.pid}); wait for it or stop it, then resume it")
     push_id = time.strftime("%Y%m%dT%H%M%S") + "-" + secrets.token_hex(3)
-    tracking.supersede(endpoint, key, keep=push_id)
+    supersede(tracking, endpoint, key, keep=push_id)
     results_dir = options.results_dir or default_data_dir() / "results" / push_id
     tracking.create_push(PushRecord(
         push_id, endpoint, key, _sources(files, options), options.recorded(), "RUNNING",

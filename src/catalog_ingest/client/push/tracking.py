@@ -182,7 +182,17 @@ class TrackingBackend(Protocol):
 
     def merge_staged(self, push_id: str, endpoint: str, source_key: str) -> None: ...
 
-    def supersede(self, endpoint: str, source_key: str, keep: str) -> list[str]: ...
+
+def supersede(tracking: TrackingBackend, endpoint: str, source_key: str, keep: str) -> list[str]:
+    """Abandon the unfinished pushes of this source but `keep` (keeping what they learnt, their
+    staged hashes); their ids. Written once over the interface, for every backend."""
+    abandoned = []
+    for push in tracking.pushes(1000, endpoint, source_key):
+        if push.push_id != keep and push.status in RESUMABLE:
+            tracking.merge_staged(push.push_id, endpoint, source_key)
+            tracking.update_push(push.push_id, status="ABANDONED")
+            abandoned.append(push.push_id)
+    return abandoned
 
 
 class Tracking:
@@ -381,12 +391,3 @@ class Tracking:
                 self._db.execute("ROLLBACK")
                 raise
 
-    def supersede(self, endpoint: str, source_key: str, keep: str) -> list[str]:
-        """Abandon the unfinished pushes of this source (keeping what they learnt)."""
-        abandoned = []
-        for push in self.pushes(1000, endpoint, source_key):
-            if push.push_id != keep and push.status in RESUMABLE:
-                self.merge_staged(push.push_id, endpoint, source_key)
-                self.update_push(push.push_id, status="ABANDONED")
-                abandoned.append(push.push_id)
-        return abandoned
