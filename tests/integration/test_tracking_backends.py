@@ -25,7 +25,6 @@ from catalog_ingest.client import AsyncCatalogClient
 from catalog_ingest.client.aws.dynamodb import DynamoTracking
 from catalog_ingest.client.push import (
     Push,
-    PushObserver,
     PushOptions,
     PushResult,
     Tracking,
@@ -37,6 +36,7 @@ from catalog_ingest.engine.worker import Worker
 from catalog_ingest.runtime import open_runtime
 from catalog_ingest.settings import Settings
 from tests.support.moto import client, moto_server, unique
+from tests.support.push_observers import CancelAfter
 from tests.support.tenants import make_tenant
 
 # One worker runs the module, so its moto server (and service) start once.
@@ -59,21 +59,6 @@ def write_catalog(path: Path, rows: list[list[str]]) -> Path:
         writer.writerow(HEADER)
         writer.writerows(rows)
     return path
-
-
-class CancelAfter(PushObserver):
-    """Cancels the running push after ``count`` chunks were accepted (as Ctrl-C does)."""
-
-    def __init__(self, count: int) -> None:
-        super().__init__()
-        self.count = count
-
-    def chunk_sent(self, chunk: Any, ingestion_id: str, replayed: bool) -> None:
-        self.count -= 1
-        if self.count == 0:
-            task = asyncio.current_task()
-            assert task is not None
-            asyncio.get_running_loop().call_soon(task.cancel)
 
 
 @pytest.fixture(scope="module")

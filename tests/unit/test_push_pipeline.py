@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import msgspec
 import pytest
+from tests.support.push_observers import CancelAfter
 from tests.support.tenants import Tenant, make_tenant
 
 from catalog_ingest.app import create_app
@@ -297,21 +298,6 @@ def test_an_upload_the_service_does_not_know_is_sent_again_on_resume(env: Env) -
     resumed = env.push(resume=True)
     assert (resumed.status, resumed.outcome.totals().created) == ("DONE", 4)
     assert len(env.uploads()) == 1  # sent again with the same key: the same upload
-
-
-class CancelAfter(PushObserver):
-    """Cancels the running push after ``count`` chunks were accepted (as Ctrl-C does)."""
-
-    def __init__(self, count: int) -> None:
-        super().__init__()
-        self.count = count
-
-    def chunk_sent(self, chunk: Any, ingestion_id: str, replayed: bool) -> None:
-        self.count -= 1
-        if self.count == 0:
-            task = asyncio.current_task()
-            assert task is not None
-            asyncio.get_running_loop().call_soon(task.cancel)
 
 
 def test_an_interrupted_push_resumes_without_sending_anything_twice(env: Env) -> None:
