@@ -15,23 +15,19 @@ faster on a loaded machine, and the same planning and sending code.
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 from bench.bench_sustained import STORES, catalog
 from bench.common import (
     BenchResult,
-    RssSampler,
     Server,
     Target,
     Tenant,
     fresh_dir,
     provision_data_dir,
+    run_push,
     serve_argv,
 )
 
@@ -45,29 +41,9 @@ MIB = 2**20
 def push(server: Server, tenant: Tenant, source: Path, work: Path, wait: bool
          ) -> dict[str, Any]:
     """One `catalog-ingest push` as a user runs it; its --json summary plus RSS figures."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CATALOG_INGEST_"))}
-    env.update({"AWS_ACCESS_KEY_ID": tenant.key, "AWS_SECRET_ACCESS_KEY": tenant.secret,
-                "XDG_DATA_HOME": str(work / "xdg")})
-    argv = [sys.executable, "-m", "catalog_ingest", "push", str(source), "--endpoint",
-            server.url, "--tracking-db", str(work / "tracking.db"), "--results-dir",
-            str(work / "results"), "--json", "--no-progress",
-            "--wait" if wait else "--no-wait"]
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    sampler = RssSampler(process.pid, period=0.2)
-    sampler.start()
-    stdout, stderr = process.communicate()
-    elapsed = time.perf_counter() - started
-    sampler.stop.set()
-    sampler.join()
-    if not stdout:
-        raise RuntimeError(f"push failed: {stderr[-2000:]}")
-    summary: dict[str, Any] = json.loads(stdout)
-    expected = "DONE" if wait else "SUBMITTED"
-    if summary["status"] != expected or summary["chunkFailures"]:
-        raise RuntimeError(f"push did not complete: {stdout[:2000]}")
-    rss = [value for _, value in sampler.samples]
+    elapsed, summary, rss = run_push(server, tenant, source, work, work / "results",
+                                     "--wait" if wait else "--no-wait",
+                                     expect="DONE" if wait else "SUBMITTED")
     summary["peakRss"] = max(rss, default=0)
     summary["rssAtHalf"] = rss[len(rss) // 2] if rss else 0
     summary["wall"] = elapsed

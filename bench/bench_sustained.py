@@ -19,9 +19,6 @@ fresh data dir.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import time
 from datetime import datetime
 from pathlib import Path
@@ -41,13 +38,13 @@ from bench.bench_process import (
 from bench.common import (
     OUT,
     BenchResult,
-    RssSampler,
     Server,
     Target,
     Tenant,
     fresh_dir,
     median,
     provision_data_dir,
+    run_push,
     serve_argv,
 )
 from bench.datagen import encode_body, generate
@@ -118,27 +115,11 @@ def process_ceiling(rounds: int) -> float:
 
 def push(server: Server, tenant: Tenant, source: Path, work: Path, name: str,
          *extra: str) -> tuple[float, dict[str, Any]]:
-    """Run `catalog-ingest push` as a user would; (wall seconds, its --json summary)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
-    env.update({"AWS_ACCESS_KEY_ID": tenant.key, "AWS_SECRET_ACCESS_KEY": tenant.secret,
-                "XDG_DATA_HOME": str(work / "xdg")})
-    argv = [sys.executable, "-m", "catalog_ingest", "push", str(source), "--endpoint",
-            server.url, "--rate", "10", "--tracking-db", str(work / "tracking.db"),
-            "--results-dir", str(work / name), "--json", "--no-progress", *extra]
-    started = time.perf_counter()
-    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               text=True)
-    sampler = RssSampler(process.pid, period=0.2)
-    sampler.start()
-    stdout, stderr = process.communicate()
-    elapsed = time.perf_counter() - started
-    sampler.stop.set()
-    if not stdout:
-        raise RuntimeError(f"push failed: {stderr[-2000:]}")
-    summary: dict[str, Any] = json.loads(stdout)
-    summary["peakRss"] = max((rss for _, rss in sampler.samples), default=0)
-    if summary["status"] != "DONE" or summary["chunkFailures"]:
-        raise RuntimeError(f"push did not complete: {stdout[:2000]}")
+    """Run `catalog-ingest push` as a user would, at the contract's 10 requests/s; (wall
+    seconds, its --json summary with the peak RSS)."""
+    elapsed, summary, rss = run_push(server, tenant, source, work, work / name, "--rate", "10",
+                                     *extra)
+    summary["peakRss"] = max(rss, default=0)
     return elapsed, summary
 
 

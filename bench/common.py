@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import platform
 import shutil
@@ -15,6 +16,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from botocore.auth import SigV4Auth
@@ -230,3 +232,31 @@ class RssSampler(threading.Thread):
 
     def peak(self, start: float, end: float) -> int:
         return max((rss for t, rss in self.samples if start <= t <= end), default=0)
+
+
+def run_push(server: Server, tenant: Tenant, source: Path, work: Path, results: Path,
+             *extra: str, expect: str = "DONE") -> tuple[float, dict[str, Any], list[int]]:
+    """`catalog-ingest push SOURCE` as a user runs it (a separate process, credentials in its
+    environment, no other AWS_ or CATALOG_INGEST_ variable); (wall seconds, its --json summary,
+    its RSS samples every 0.2 s). Raises unless it ends `expect` with no failed chunk."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "CATALOG_INGEST_"))}
+    env.update({"AWS_ACCESS_KEY_ID": tenant.key, "AWS_SECRET_ACCESS_KEY": tenant.secret,
+                "XDG_DATA_HOME": str(work / "xdg")})
+    argv = [sys.executable, "-m", "catalog_ingest", "push", str(source), "--endpoint",
+            server.url, "--tracking-db", str(work / "tracking.db"), "--results-dir",
+            str(results), "--json", "--no-progress", *extra]
+    started = time.perf_counter()
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    sampler = RssSampler(process.pid, period=0.2)
+    sampler.start()
+    stdout, stderr = process.communicate()
+    elapsed = time.perf_counter() - started
+    sampler.stop.set()
+    sampler.join()
+    if not stdout:
+        raise RuntimeError(f"push failed: {stderr[-2000:]}")
+    summary: dict[str, Any] = json.loads(stdout)
+    if summary["status"] != expect or summary["chunkFailures"]:
+        raise RuntimeError(f"push did not complete: {stdout[:2000]}")
+    return elapsed, summary, [rss for _, rss in sampler.samples]
