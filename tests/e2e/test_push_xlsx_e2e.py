@@ -3,18 +3,16 @@ the shipped sample catalog (four rows faulty on purpose) in the tenant's stores.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from tests.e2e.test_push_e2e import Pusher, Rig, reports, start_rig
+from tests.support.examples import make_samples
 
 pytestmark = pytest.mark.xdist_group("push-xlsx-e2e")
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture(scope="module")
@@ -23,14 +21,6 @@ def rig(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Rig]:
     yield started
     started.server.stop()
     started.svc.close()
-
-
-def make_samples() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_samples", EXAMPLES / "make_samples.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_push_of_the_sample_workbook(rig: Rig, tmp_path: Path) -> None:

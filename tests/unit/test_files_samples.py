@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
-from types import ModuleType
 
 import openpyxl
 import pytest
+from tests.support.examples import EXAMPLES, make_samples
 
 from catalog_ingest.files import read_catalog
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FAULTS = {5: "INVALID_CHECK_DIGIT", 9: "SPREADSHEET_MANGLED_BARCODE", 14: "INVALID_PRICE",
           20: "DUPLICATE_SKU_IN_UPLOAD"}
-
-
-def make_samples() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("make_samples", EXAMPLES / "make_samples.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def test_the_shipped_files_are_what_the_script_writes(tmp_path: Path) -> None:
