@@ -87,8 +87,8 @@ def take_old_batches(conn: Connection, before: float, limit: int) -> list[list[s
         return []
     keys = {r.batch_id: [r.source_key] for r in rows}
     for batch_id, lines_key in conn.execute(
-            select(m.batch_id, m.lines_key).where(m.batch_id.in_(keys))).all():
+            select(m.batch_id, m.lines_key).where(m.batch_id.in_(list(keys)))).all():
         keys[batch_id].append(lines_key)
-    conn.execute(delete(t.portal_batch_uploads).where(m.batch_id.in_(keys)))
-    conn.execute(delete(t.portal_batches).where(b.batch_id.in_(keys)))
+    conn.execute(delete(t.portal_batch_uploads).where(m.batch_id.in_(list(keys))))
+    conn.execute(delete(t.portal_batches).where(b.batch_id.in_(list(keys))))
     return list(keys.values())

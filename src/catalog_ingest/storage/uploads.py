@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Connection, and_, delete, insert, select, text, update
 
 from catalog_ingest.domain.status import ProcessingStatus as S
 from catalog_ingest.storage import tables as t
 from catalog_ingest.storage.database import Database, after_commit
+from catalog_ingest.storage.inbox import Inbox
 
 state_log = logging.getLogger("catalog_ingest.uploads")
 
@@ -162,39 +164,49 @@ _LOOKUP = (f"SELECT {', '.join(_UPLOAD_COLUMNS)} FROM uploads "
            "WHERE ingestion_id = ? AND retailer_id = ?")
 
 
+T = TypeVar("T")
 _STATUS = "SELECT status FROM uploads WHERE ingestion_id = ? AND retailer_id = ?"
 
 
-def lookup_status(db: Database, ingestion_id: str, retailer_id: str) -> str | None:
-    """The upload's status for a status poll, read fresh (no cache): one indexed statement,
-    and on SQLite a look in the intake inbox when the upload is not (yet) in `uploads`.
+def _fresh(db: Database, sql: str, ingestion_id: str, retailer_id: str,
+           waiting: Callable[[Inbox], T | None], found: Callable[[tuple[Any, ...]], T]
+           ) -> T | None:
+    """`found(row)` of one indexed statement on `uploads`, read fresh (no cache); on SQLite,
+    when the upload is not (yet) there, `waiting(inbox)`.
 
     The move from the inbox inserts into `uploads`, commits, then deletes from the inbox; so
     `uploads` is read again after an inbox miss, or an upload moving between the first two
     reads would be reported unknown."""
-    rows = db.query(_STATUS, (ingestion_id, retailer_id))
-    if rows:
-        return str(rows[0][0])
-    if db.inbox is None:
-        return None
-    if db.inbox.holds(ingestion_id, retailer_id):
-        return S.INQUEUE.value
-    rows = db.query(_STATUS, (ingestion_id, retailer_id))
-    return str(rows[0][0]) if rows else None
+    params = (ingestion_id, retailer_id)
+    rows = db.query(sql, params)
+    if not rows and db.inbox is not None:
+        early = waiting(db.inbox)
+        if early is not None:
+            return early
+        rows = db.query(sql, params)
+    return found(rows[0]) if rows else None
+
+
+def lookup_status(db: Database, ingestion_id: str, retailer_id: str) -> str | None:
+    """The upload's status, for a status poll (INQUEUE while it waits in the intake inbox)."""
+    return _fresh(db, _STATUS, ingestion_id, retailer_id,
+                  lambda inbox: S.INQUEUE.value if inbox.holds(ingestion_id, retailer_id)
+                  else None,
+                  lambda row: str(row[0]))
 
 
 def lookup_upload(db: Database, ingestion_id: str, retailer_id: str) -> Upload | None:
-    """`get_upload` by one statement, read fresh each time (no cache); on SQLite the intake
-    inbox too, with `uploads` read again after a miss (see `lookup_status`)."""
-    rows = db.query(_LOOKUP, (ingestion_id, retailer_id))
-    if not rows and db.inbox is not None:
-        waiting = db.inbox.find(ingestion_id, retailer_id)
-        if waiting is not None:
-            return _from_inbox(waiting)
-        rows = db.query(_LOOKUP, (ingestion_id, retailer_id))
-    if not rows:
-        return None
-    row = rows[0]
+    """`get_upload` by one statement (with the intake inbox: see `_fresh`)."""
+    return _fresh(db, _LOOKUP, ingestion_id, retailer_id,
+                  lambda inbox: _from_waiting(inbox.find(ingestion_id, retailer_id)),
+                  _from_row)
+
+
+def _from_waiting(values: dict[str, Any] | None) -> Upload | None:
+    return _from_inbox(values) if values is not None else None
+
+
+def _from_row(row: tuple[Any, ...]) -> Upload:
     return Upload(
         row[0], row[1], row[2], row[3], row[4], row[5], json.loads(row[6]), row[7], row[8],
         row[9], row[10], row[11], row[12], json.loads(row[13]) if row[13] else None,
