@@ -105,6 +105,19 @@ def test_old_notification_records_are_purged(svc: Runtime, tenant: Tenant) -> No
     assert counts() == (0, 0)
 
 
+def test_a_pass_slower_than_the_backoff_attempts_a_failing_message_once(
+        svc: Runtime, tenant: Tenant) -> None:
+    """`deliver_due` (worker --once) on a machine slow enough that the first retry is due
+    before the pass has looked again: still one attempt per message."""
+    with svc.db.write() as conn:
+        subscriptions.subscribe_http(conn, tenant.retailer_id, "http://127.0.0.1:9/hook")
+    ticks = iter(range(0, 10_000, 60))  # each look at the clock a minute later
+    assert deliver_due(svc, clock=lambda: float(time.time() + next(ticks))) == 1
+    with svc.db.read() as conn:
+        assert conn.execute(select(func.count())
+                            .select_from(tables.delivery_attempts)).scalar_one() == 1
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 def test_zero_switches_a_retention_off(svc: Runtime, tenant: Tenant) -> None:
     svc.settings = svc.settings.replace(retention_days=0.0, payload_retention_days=0.0)

@@ -200,12 +200,16 @@ def _why_not_deliverable(row: OutboxRow, sub: Subscription | None) -> str | None
     return None
 
 
-def deliver_due(svc: Runtime) -> int:
+def deliver_due(svc: Runtime, *, clock: Callable[[], float] = time.time) -> int:
     """Attempt every message due now once (tests and ``worker --once``); how many attempts.
 
-    A message that fails is not attempted again here, even if its backoff is zero.
+    "Now" is the pass's start, for every batch of it: a message that fails is due again only
+    after its backoff, so a pass slower than a backoff (a loaded machine) does not attempt it
+    a second time; only a zero backoff makes it due again at once (then it is attempted
+    twice, and the pass ends).
     """
-    deliverer = Deliverer(svc)
+    started = clock()
+    deliverer = Deliverer(svc, clock=lambda: started)
     seen: set[int] = set()
     attempts = 0
     try:
