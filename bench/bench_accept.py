@@ -7,8 +7,9 @@ servers are interleaved so that load from other processes on the machine hits bo
 Signing (botocore SigV4, a client-side cost) happens before each timed request.
 
 Two cases, each with its own interleaved ceiling: `serve --no-worker` (the worker idle), and the
-embedded default with its in-process worker processing the uploads back to back (10k items
-take longer to process than to send, so it is busy from the first upload to the last).
+embedded default with its worker (a child process of `serve`) processing the uploads back to
+back (10k items take longer to process than to send, so it is busy from the first upload to the
+last).
 """
 
 from __future__ import annotations
@@ -138,7 +139,7 @@ def run(quick: bool = False) -> BenchResult:
         if name == "busy":
             result.row("busy: uploads still queued when the last 201 came (worker never idle)",
                        f"{queued}")
-    labels = {"idle": "serve --no-worker", "busy": "serve (in-process worker busy)"}
+    labels = {"idle": "serve --no-worker", "busy": "serve (its worker busy)"}
     for name, (ceiling, ours_samples) in cases.items():
         _figures(result, f"{name}: ceiling, bare uvicorn receive + orjson.loads", ceiling)
         _figures(result, f"{name}: {labels[name]}: upload → 201", ours_samples)
@@ -153,7 +154,7 @@ def run(quick: bool = False) -> BenchResult:
     result.notes.append(
         f"accept targets: p50 ≤ {TARGET_RATIO}x the ceiling's p50 and ≤ {TARGET_MS:.0f} ms, p99 ≤ "
         f"{P99_RATIO:.0f}x the ceiling's p50, with the worker idle (`--no-worker`) and while the "
-        "in-process worker processes the uploads back to back (each 10k-item upload takes longer "
+        "worker processes the uploads back to back (each 10k-item upload takes longer "
         "to process than to send, so it is busy throughout); each case has its own ceiling, "
         "interleaved with it.")
     return result

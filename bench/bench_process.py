@@ -198,7 +198,7 @@ class Ceiling:
 
 
 class OverHttp:
-    """`catalog-ingest serve` (embedded default, its in-process worker) on its own copy: a
+    """`catalog-ingest serve` (embedded default, with its worker child) on its own copy: a
     signed upload, then signed status polls every 20 ms; 201 → the first DONE answer."""
 
     POLL_EVERY = 0.020

@@ -105,7 +105,7 @@ class Settings:
     lease_seconds: float = setting(30.0, "how long an INPROGRESS claim lasts without a "
                                    "heartbeat before another worker may take it", _seconds)
     poll_interval: float = setting(0.5, "how often an idle worker looks for new uploads "
-                                   "(in-process workers are also woken at once)", _seconds)
+                                   "(serve's own worker is also woken at once)", _seconds)
     max_attempts: int = setting(3, "attempts before an upload whose processing keeps "
                                 "failing is marked FATAL", _int)
     idempotency_ttl: int = setting(24 * 3600, "seconds an `Idempotency-Key` is remembered",
@@ -143,8 +143,9 @@ class Settings:
     switch_interval: float = setting(0.0005, "seconds a thread may hold the interpreter "
                                      "before another waiting thread is let run (Python's "
                                      "`sys.setswitchinterval`), set by `serve`; "
-                                     "lower keeps requests quick while a worker thread plans "
-                                     "an upload (Python's default: 0.005)", _seconds)
+                                     "lower keeps requests quick while a worker thread "
+                                     "(`serve --worker-threads`) plans an upload (Python's "
+                                     "default: 0.005)", _seconds)
     shutdown_grace: float = setting(20.0, "seconds a SIGTERM leaves in-flight requests and "
                                     "the upload being processed before the worker gives its "
                                     "claim back", _seconds)

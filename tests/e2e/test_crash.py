@@ -302,8 +302,7 @@ def kill_while_inprogress(rig: Rig, marker: str) -> tuple[Sent, Upload, int]:
     """Upload 10,000 items, kill -9 the server as soon as its worker has claimed them."""
     server = rig.server()
     server.start()
-    assert server.proc is not None
-    pid = server.proc.pid
+    pid = server.worker_pid()  # the worker is serve's child process
     sent = Sent(marker, list(ALL_KEYS))
     rig.sent.append(sent)
     try:

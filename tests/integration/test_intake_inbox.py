@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gc
 import json
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -66,6 +68,24 @@ def writer_held(svc: Runtime) -> Iterator[None]:
         thread.join()
 
 
+@contextmanager
+def writer_held_by_another_process(svc: Runtime) -> Iterator[None]:
+    """Hold the catalog's SQLite write lock from another process, as a `worker` beside
+    `serve` (or `serve`'s own worker child) does while it processes an upload."""
+    code = ("import sqlite3, sys; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('BEGIN IMMEDIATE'); print('held', flush=True); sys.stdin.read(); "
+            "c.execute('ROLLBACK')")
+    holder = subprocess.Popen([sys.executable, "-c", code, str(svc.db.engine.url.database)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert holder.stdout is not None and holder.stdin is not None
+    try:
+        assert holder.stdout.readline() == b"held\n"
+        yield
+    finally:
+        holder.stdin.close()
+        holder.wait(DEADLINE)
+
+
 def finishes(call: Callable[[], str]) -> str:
     """Run `call` in a thread; its result, failing if it does not return before the deadline."""
     out: list[str] = []
@@ -94,6 +114,21 @@ def test_an_upload_accepted_while_the_writer_is_busy_is_stored_and_queued_in_ord
         rows = uploads.list_uploads(conn, retailer_id, 10, None, None)
     assert [u.ingestion_id for u in sorted(rows, key=lambda u: u.seq)] == [first, second, third]
     assert {u.status for u in rows} == {"DONE"}
+
+
+def test_intake_does_not_wait_for_another_process_holding_the_writer(lite: Runtime) -> None:
+    retailer_id, (store,) = new_stores(lite, 1)
+    assert lite.db.inbox is not None
+    with writer_held_by_another_process(lite):
+        waiting = finishes(lambda: accept(lite, retailer_id, store, "a"))
+        assert [v["ingestion_id"] for _, v in lite.db.inbox.pending()] == [waiting]
+    with lite.db.write() as conn:  # the writer waits for other processes again
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 60_000
+    assert lite.db.inbox.pending() == []
+    direct = accept(lite, retailer_id, store, "b")  # writer free: straight into `uploads`
+    assert lite.db.inbox.pending() == []
+    assert drain(lite) == ["DONE", "DONE"]
+    assert intake.get_upload(lite, retailer_id, direct).status == "DONE"
 
 
 def test_idempotency_keys_hold_across_the_inbox_and_the_uploads_table(lite: Runtime) -> None:

@@ -60,6 +60,16 @@ class ServerProcess:
             time.sleep(0.05)  # polling for readiness, not synchronisation of behaviour
         raise TimeoutError(f"server not ready: {self.log.read_text()[-3000:]}")
 
+    def worker_pid(self) -> int:
+        """The pid of serve's worker child process."""
+        import psutil
+
+        assert self.proc is not None
+        children = psutil.Process(self.proc.pid).children()
+        workers = [c.pid for c in children if "worker" in c.cmdline()]
+        assert len(workers) == 1, [c.cmdline() for c in children]
+        return workers[0]
+
     def kill(self) -> None:
         if self.proc and self.proc.poll() is None:
             self.proc.send_signal(signal.SIGKILL)

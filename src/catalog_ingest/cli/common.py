@@ -34,10 +34,10 @@ def load_settings(data_dir: Path | None = None, **overrides: Any) -> Settings:
 
 
 @contextmanager
-def services(data_dir: Path | None) -> Iterator[Runtime]:
+def services(data_dir: Path | None, **overrides: Any) -> Iterator[Runtime]:
     from catalog_ingest.runtime import open_runtime
 
-    svc = open_runtime(load_settings(data_dir))
+    svc = open_runtime(load_settings(data_dir, **overrides))
     try:
         yield svc
     finally:

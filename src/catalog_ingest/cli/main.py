@@ -19,7 +19,7 @@ from rich.markup import escape
 from catalog_ingest.cli import lambda_package, retailer
 
 HELP = "catalog-ingest: the JWO-compatible catalog service and retailer toolkit."
-SERVER_COMMANDS = {"serve": "Run the HTTP service (and, by default, in-process workers).",
+SERVER_COMMANDS = {"serve": "Run the HTTP service (and, by default, its worker process).",
                    "worker": "Run a worker process only.",
                    "migrate": "Create or upgrade the database schema.",
                    "admin": "Manage retailers, stores, credentials and notifications."}

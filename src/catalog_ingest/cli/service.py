@@ -10,16 +10,25 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from catalog_ingest.cli.common import DataDir, load_settings, services
 from catalog_ingest.cli.demo import provision_demo
+from catalog_ingest.cli.worker_process import (
+    WorkerProcess,
+    WorkerStartFailed,
+    report_ready,
+    watch_parent,
+)
 from catalog_ingest.engine.shutdown import Shutdown
 from catalog_ingest.engine.worker import Worker, drain
 from catalog_ingest.observability import logs
 from catalog_ingest.observability.metrics import process_exiting
+
+if TYPE_CHECKING:
+    from catalog_ingest.settings import Settings
 
 LogFormat = typer.Option("console", "--log-format",
                          help="console (readable lines) or json (one JSON object per line).",
@@ -36,30 +45,73 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host"),
     port: int = typer.Option(8080, "--port"),
     data_dir: Path | None = DataDir,
-    workers: int = typer.Option(1, "--workers", min=0, help="In-process worker threads."),
-    no_worker: bool = typer.Option(False, "--no-worker", help="Run no in-process worker."),
+    workers: int = typer.Option(1, "--workers", min=0,
+                                help="Worker threads (of the worker child process)."),
+    no_worker: bool = typer.Option(False, "--no-worker", help="Run no worker."),
+    worker_threads: bool = typer.Option(
+        False, "--worker-threads",
+        help="Run the workers as threads of this process instead of a child process."),
     demo: bool = typer.Option(False, "--demo", help="Provision and print a demo retailer."),
     log_format: str = LogFormat,
 ) -> None:
-    """Run the HTTP service (and, by default, one in-process worker)."""
+    """Run the HTTP service (and, by default, one worker in a child process)."""
+    _logging(log_format)
+    settings = load_settings(data_dir, listen_url=_listen_url(host, port))
+    _switch_interval(settings.switch_interval)
+    count = 0 if no_worker else workers
+    if count == 0 or worker_threads:
+        _serve(settings, host, port, demo, workers=count, child=None)
+        return
+    assert settings.listen_url is not None
+    child = WorkerProcess(data_dir=settings.data_dir, concurrency=count,
+                          listen_url=settings.listen_url, log_format=log_format)
+    child.share_metrics()
+    _serve(settings, host, port, demo, workers=0, child=child)
+
+
+def _serve(settings: Settings, host: str, port: int, demo: bool, *, workers: int,
+           child: WorkerProcess | None) -> None:
+    """uvicorn over the app; `workers` threads in it, or `child` started beside it."""
+    after_shutdown: Callable[[], None] = process_exiting
+    if child is not None:
+        after_shutdown = _also(process_exiting, lambda: child.wait(settings.shutdown_grace))
+    try:
+        server = _server(settings, host, port, demo, workers=workers, child=child,
+                         after_shutdown=after_shutdown)
+        _freeze_startup_objects()
+        server.run()
+    except WorkerStartFailed as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    finally:  # a failed start (the port taken) or an exit without a signal
+        after_shutdown()
+
+
+def _server(settings: Settings, host: str, port: int, demo: bool, *, workers: int,
+            child: WorkerProcess | None, after_shutdown: Callable[[], None]) -> Any:
     import uvicorn
 
     from catalog_ingest.app import create_app
 
-    _logging(log_format)
-    settings = load_settings(data_dir, listen_url=_listen_url(host, port))
-    _switch_interval(settings.switch_interval)
-    app = create_app(settings, workers=0 if no_worker else workers)
+    app = create_app(settings, workers=workers, deliver=True if child else None)
     if demo:
         provision_demo(app.state.runtime, f"http://{host}:{port}")
     config = uvicorn.Config(app, host=host, port=port, log_level="info", access_log=False,
                             log_config=None,
                             timeout_graceful_shutdown=max(1, int(settings.shutdown_grace)))
-    _freeze_startup_objects()
-    try:
-        _graceful_server(config, app.state.begin_shutdown).run()
-    finally:
-        process_exiting()
+    begin_shutdown: Callable[[], None] = app.state.begin_shutdown
+    if child is not None:
+        app.state.runtime.wake = child.start()
+        begin_shutdown = _also(begin_shutdown, child.terminate)
+    return _graceful_server(config, begin_shutdown, after_shutdown)
+
+
+def _also(first: Callable[[], None], then: Callable[[], None]) -> Callable[[], None]:
+    def both() -> None:
+        first()
+        then()
+
+    return both
 
 
 def _switch_interval(seconds: float) -> None:
@@ -80,26 +132,38 @@ def _freeze_startup_objects() -> None:
 
 
 def _graceful_server_class() -> type:
+    import asyncio
+
     import uvicorn
 
     class GracefulServer(uvicorn.Server):
         """uvicorn's server, telling the workers to wind down as soon as SIGTERM arrives
-        (uvicorn itself stops accepting and finishes the in-flight requests)."""
+        (uvicorn itself stops accepting and finishes the in-flight requests), and running
+        `after_shutdown` (waiting for the worker child) before uvicorn re-raises the signal."""
 
-        def __init__(self, config: uvicorn.Config, begin_shutdown: Callable[[], None]) -> None:
+        def __init__(self, config: uvicorn.Config, begin_shutdown: Callable[[], None],
+                     after_shutdown: Callable[[], None]) -> None:
             super().__init__(config)
             self.begin_shutdown = begin_shutdown
+            self.after_shutdown = after_shutdown
 
         def handle_exit(self, sig: int, frame: FrameType | None) -> None:
             self.begin_shutdown()
             super().handle_exit(sig, frame)
 
+        async def shutdown(self, sockets: list[Any] | None = None) -> None:
+            try:
+                await super().shutdown(sockets)
+            finally:
+                await asyncio.to_thread(self.after_shutdown)
+
     return GracefulServer
 
 
-def _graceful_server(config: Any, begin_shutdown: Callable[[], None]) -> Any:
+def _graceful_server(config: Any, begin_shutdown: Callable[[], None],
+                     after_shutdown: Callable[[], None]) -> Any:
     """Built on first use: uvicorn is imported only by `serve`."""
-    return _graceful_server_class()(config, begin_shutdown)
+    return _graceful_server_class()(config, begin_shutdown, after_shutdown)
 
 
 def _listen_url(host: str, port: int) -> str:
@@ -117,6 +181,12 @@ def worker(
     data_dir: Path | None = DataDir,
     once: bool = typer.Option(False, "--once", help="Process what is queued, then exit."),
     log_format: str = LogFormat,
+    wake_fd: int | None = typer.Option(None, "--wake-fd", hidden=True,
+                                       help="serve's wake-up pipe (serve's worker child)."),
+    listen_url: str | None = typer.Option(None, "--listen-url", hidden=True,
+                                          help="serve's base URL (serve's worker child)."),
+    ready_fd: int | None = typer.Option(None, "--ready-fd", hidden=True,
+                                        help="told once the workers run (serve's child)."),
 ) -> None:
     """Run workers only (scaled-out deployments); stops cleanly on SIGTERM or Ctrl-C.
 
@@ -125,11 +195,13 @@ def worker(
     from catalog_ingest.notify.delivery import Deliverer, deliver_due
 
     _logging(log_format)
-    with services(data_dir) as svc:
+    with services(data_dir, listen_url=listen_url) as svc:
         if once:
             drain(svc)
             deliver_due(svc)
             return
+        if wake_fd is not None:
+            watch_parent(wake_fd, svc.wake)
         stop = threading.Event()
         shutdown = Shutdown(svc, stop)
         for sig in (signal.SIGTERM, signal.SIGINT):
@@ -141,6 +213,8 @@ def worker(
                                         name="notify-deliverer", daemon=True))
         for thread in threads:
             thread.start()
+        if ready_fd is not None:
+            report_ready(ready_fd)
         while not stop.is_set() and any(t.is_alive() for t in threads):
             stop.wait(0.5)
         shutdown.join(threads)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, RootTransaction, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from catalog_ingest.errors import TransientError
@@ -15,6 +16,8 @@ from catalog_ingest.storage.inbox import Inbox, drain_inbox, inbox_path
 from catalog_ingest.storage.point_reads import PointReaders
 
 _AFTER_COMMIT = "catalog_ingest_after_commit"
+#: How long a SQLite connection waits for another process's lock before SQLITE_BUSY.
+BUSY_TIMEOUT_MS = 60_000
 
 
 def normalize_url(url: str) -> str:
@@ -66,7 +69,7 @@ class Database:
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA synchronous=FULL")
-            cur.execute("PRAGMA busy_timeout=60000")
+            cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             cur.execute(f"PRAGMA cache_size=-{cache_kib}")
             cur.close()
 
@@ -107,8 +110,9 @@ class Database:
 
     @contextmanager
     def write_if_free(self) -> Iterator[Connection | None]:
-        """`write`, or None at once when this process's SQLite writer is busy (the caller then
-        stores elsewhere instead of waiting); PostgreSQL always writes."""
+        """`write`, or None at once when the SQLite writer is busy, in this process or in
+        another one (a `worker` beside `serve`): the caller then stores elsewhere instead of
+        waiting. PostgreSQL always writes."""
         if not self.is_sqlite:
             with self.write() as conn:
                 yield conn
@@ -119,15 +123,42 @@ class Database:
         pending: list[Callable[[], None]] = []
         try:
             with translate_errors():
-                yield from self._sqlite_write(pending)
+                begun = self._begin_if_free()
+                if begun is None:
+                    yield None
+                else:
+                    yield from self._sqlite_write(pending, begun)
         finally:
             self._write_lock.release()
         for callback in pending:
             callback()
 
-    def _sqlite_write(self, pending: list[Callable[[], None]]) -> Iterator[Connection]:
+    def _begin_if_free(self) -> tuple[Connection, RootTransaction] | None:
+        """BEGIN IMMEDIATE on the writer without waiting for another process's write lock."""
+        conn = self.write_engine.connect()
+        raw = conn.connection.driver_connection
+        assert raw is not None
+        raw.execute("PRAGMA busy_timeout=0")
+        try:
+            transaction = conn.begin()
+        except OperationalError as exc:
+            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            conn.close()
+            if _is_busy(exc):
+                return None
+            raise
+        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        return conn, transaction
+
+    def _sqlite_write(self, pending: list[Callable[[], None]],
+                      begun: tuple[Connection, RootTransaction] | None = None
+                      ) -> Iterator[Connection]:
         assert self.inbox is not None
-        with self.write_engine.begin() as conn:
+        if begun is None:
+            conn = self.write_engine.connect()
+            begun = (conn, conn.begin())
+        conn, transaction = begun
+        with conn, transaction:
             moved = drain_inbox(self.inbox, conn)
             yield from _with_pending(conn, pending)
         self.inbox.forget(moved)  # only once the move has committed
@@ -204,6 +235,11 @@ def after_commit(conn: Connection, callback: Callable[[], None]) -> None:
         callback()
     else:
         pending.append(callback)
+
+
+def _is_busy(exc: OperationalError) -> bool:
+    """Whether SQLite refused because another connection holds the lock (SQLITE_BUSY)."""
+    return getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
 
 
 @contextmanager
