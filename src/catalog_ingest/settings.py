@@ -140,6 +140,10 @@ class Settings:
                                             "stay); `0` keeps them", _seconds)
     retention_interval: float = setting(60.0, "seconds between two retention passes of an "
                                         "idle worker", _seconds)
+    worker_nice: int = setting(10, "how much lower the CPU priority of `serve`'s worker "
+                               "process is than `serve`'s own (a Unix nice increment): a "
+                               "request competing with processing for a core goes first; "
+                               "`0` keeps them equal", _int)
     switch_interval: float = setting(0.0005, "seconds a thread may hold the interpreter "
                                      "before another waiting thread is let run (Python's "
                                      "`sys.setswitchinterval`), set by `serve`; "

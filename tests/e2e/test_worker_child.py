@@ -80,7 +80,9 @@ def metric(text: str, name: str, **labels: str) -> float:
 def test_uploads_are_processed_by_a_child_woken_at_once_and_counted_by_serve(
         rig: tuple[Runtime, Tenant], server: ServerProcess) -> None:
     _, tenant = rig
-    worker_child(server)
+    child = worker_child(server)
+    assert server.proc is not None
+    assert child.nice() == psutil.Process(server.proc.pid).nice() + 10  # requests go first
     for n in range(3):  # after the first, the child is idle waiting when each one arrives
         upload_and_wait_done(server, tenant, f"woken-{n}")
     text = httpx.get(server.url + "/metrics", timeout=10).text

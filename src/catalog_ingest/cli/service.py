@@ -19,6 +19,7 @@ from catalog_ingest.cli.demo import provision_demo
 from catalog_ingest.cli.worker_process import (
     WorkerProcess,
     WorkerStartFailed,
+    lower_priority,
     report_ready,
     watch_parent,
 )
@@ -200,8 +201,9 @@ def worker(
             drain(svc)
             deliver_due(svc)
             return
-        if wake_fd is not None:
+        if wake_fd is not None:  # serve's own worker
             watch_parent(wake_fd, svc.wake)
+            lower_priority(svc.settings.worker_nice)
         stop = threading.Event()
         shutdown = Shutdown(svc, stop)
         for sig in (signal.SIGTERM, signal.SIGINT):

@@ -11,6 +11,8 @@ stay one system:
 - **death**: the child asks the kernel to SIGKILL it when `serve` dies (`PR_SET_PDEATHSIG`,
   Linux), and also ends when the pipe reaches end-of-file (any platform): a SIGKILLed serve
   leaves no worker behind, and the next start releases the dead child's claim at once;
+- **priority**: the child runs `CATALOG_INGEST_WORKER_NICE` (10) lower, so a request that
+  competes with processing for a core goes first;
 - **stop**: SIGTERM (or Ctrl-C) of `serve` is passed on at once, so the child has the same
   grace period as the requests, and `serve` waits for it before exiting;
 - **metrics**: both processes keep their values in one prometheus-client multi-process
@@ -152,6 +154,13 @@ def watch_parent(wake_fd: int, wake: threading.Event) -> None:
             wake.set()
 
     threading.Thread(target=read, name="wake-pipe", daemon=True).start()
+
+
+def lower_priority(increment: int) -> None:
+    """In the child: yield the CPU to `serve`'s requests when both want the same core (the
+    201 waits on them; processing is asynchronous anyway). Where `os.nice` exists."""
+    if increment > 0 and hasattr(os, "nice"):
+        os.nice(increment)
 
 
 def report_ready(ready_fd: int) -> None:
