@@ -116,3 +116,21 @@ def test_worker_threads_keep_the_worker_in_serve(rig: tuple[Runtime, Tenant]) ->
         upload_and_wait_done(proc, tenant, "threaded")
     finally:
         proc.kill()
+
+
+def test_a_worker_child_that_dies_is_started_again(rig: tuple[Runtime, Tenant],
+                                                   server: ServerProcess) -> None:
+    _, tenant = rig
+    first = worker_child(server)
+    first.kill()  # as the OOM killer would
+    first.wait(DEADLINE)
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        assert server.proc is not None
+        children = psutil.Process(server.proc.pid).children()
+        if any("worker" in c.cmdline() and c.pid != first.pid for c in children):
+            break
+        assert time.monotonic() < deadline, "no new worker process"
+        time.sleep(0.05)  # polling a condition with a deadline
+    upload_and_wait_done(server, tenant, "after-restart")
+    assert "the worker process exited" in server.log.read_text()

@@ -54,12 +54,15 @@ def test_the_private_metrics_dirs_of_dead_serves_are_removed(
     from prometheus_client import values
 
     monkeypatch.setattr(values, "ValueClass", values.ValueClass)
-    dead = tmp_path / "metrics" / "serve-999999999"
-    dead.mkdir(parents=True)
-    proc = child(tmp_path, READY)
-    proc.share_metrics()
-    own = tmp_path / "metrics" / f"serve-{os.getpid()}"
+    dead = tmp_path / "catalog-ingest-metrics-999999999"
+    dead.mkdir()
+    alive = tmp_path / f"catalog-ingest-metrics-{os.getppid()}"  # a live process's
+    alive.mkdir()
+    proc = child(tmp_path / "data", READY)
+    proc.share_metrics(temp_dir=tmp_path)
+    own = tmp_path / f"catalog-ingest-metrics-{os.getpid()}"
     assert os.environ["PROMETHEUS_MULTIPROC_DIR"] == str(own) and own.is_dir()
-    assert not dead.exists()
+    assert not dead.exists() and alive.exists()
+    assert not (tmp_path / "data").exists()  # nothing memory-mapped on the data disk
     proc.wait(0.0)
     assert not own.exists()

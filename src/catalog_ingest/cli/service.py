@@ -16,13 +16,8 @@ import typer
 
 from catalog_ingest.cli.common import DataDir, load_settings, services
 from catalog_ingest.cli.demo import provision_demo
-from catalog_ingest.cli.worker_process import (
-    WorkerProcess,
-    WorkerStartFailed,
-    lower_priority,
-    report_ready,
-    watch_parent,
-)
+from catalog_ingest.cli.worker_child import lower_priority, report_ready, watch_parent
+from catalog_ingest.cli.worker_process import WorkerProcess, WorkerStartFailed
 from catalog_ingest.engine.shutdown import Shutdown
 from catalog_ingest.engine.worker import Worker, drain
 from catalog_ingest.observability import logs

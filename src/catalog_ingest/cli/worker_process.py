@@ -15,29 +15,37 @@ stay one system:
   competes with processing for a core goes first;
 - **stop**: SIGTERM (or Ctrl-C) of `serve` is passed on at once, so the child has the same
   grace period as the requests, and `serve` waits for it before exiting;
+- **restart**: a child that exits otherwise (the OOM killer, a crash) is started again after
+  a second, so `serve` never goes on accepting uploads that nothing processes;
 - **metrics**: both processes keep their values in one prometheus-client multi-process
-  directory (a private temporary one unless `PROMETHEUS_MULTIPROC_DIR` is set), so `/metrics`
-  of `serve` still reports processing.
+  directory (a private temporary one unless `PROMETHEUS_MULTIPROC_DIR` is set), so
+  `/metrics` of `serve` still reports processing.
+
+The child's side (the pipes, the death signal, the priority) is cli/worker_child.py.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import select
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from pathlib import Path
 
-#: Linux's prctl(2) option: the signal this process gets when its parent dies.
-_PR_SET_PDEATHSIG = 1
 #: How long `serve` waits for the child to start (imports, migrations checked, claims released).
 _START_TIMEOUT_SECONDS = 120.0
 #: How long `serve` waits for the child beyond the shutdown grace before killing it.
 _EXIT_MARGIN_SECONDS = 15.0
+#: Before a child that exited unexpectedly is started again (no tight loop of failures).
+_RESTART_DELAY_SECONDS = 1.0
+_METRICS_PREFIX = "catalog-ingest-metrics-"
+log = logging.getLogger(__name__)
 
 
 class WorkerStartFailed(RuntimeError):
@@ -69,21 +77,26 @@ class WorkerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.wake: PipeWake | None = None
         self.metrics_dir: str | None = None
+        self._wake_read: int | None = None
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
 
-    def share_metrics(self) -> None:
+    def share_metrics(self, temp_dir: Path | None = None) -> None:
         """Keep this process's metrics in a prometheus-client multi-process directory the child
-        reports to as well: the deployment's PROMETHEUS_MULTIPROC_DIR, else a private one in
-        the data dir (`metrics/serve-<pid>`; those of dead serves are removed here, as a
-        SIGKILLed serve cannot). Before the runtime is opened: only later metrics use it."""
+        reports to as well: the deployment's PROMETHEUS_MULTIPROC_DIR, else a private one,
+        `catalog-ingest-metrics-<serve pid>` in the temporary directory (those of dead serves
+        are removed here, as a SIGKILLed serve cannot). Not in the data dir: its files are
+        memory-mapped, and a full data disk must give retry 500s, not a SIGBUS. Before the
+        runtime is opened: only metrics made later use it."""
         if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
             return
-        parent = self.data_dir / "metrics"
-        parent.mkdir(parents=True, exist_ok=True)
-        for old in parent.glob("serve-*"):
-            if not _alive(old.name.removeprefix("serve-")):
+        parent = temp_dir or Path(tempfile.gettempdir())
+        for old in parent.glob(f"{_METRICS_PREFIX}*"):
+            if not _alive(old.name.removeprefix(_METRICS_PREFIX)):
                 shutil.rmtree(old, ignore_errors=True)
-        own = parent / f"serve-{os.getpid()}"
-        own.mkdir(exist_ok=True)
+        own = parent / f"{_METRICS_PREFIX}{os.getpid()}"
+        shutil.rmtree(own, ignore_errors=True)  # a dead process's, with a recycled pid
+        own.mkdir(mode=0o700)
         self.metrics_dir = str(own)
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = self.metrics_dir
         # prometheus-client chose its value class when the CLI imported it; choose again.
@@ -93,91 +106,97 @@ class WorkerProcess:
 
     def start(self, timeout: float = _START_TIMEOUT_SECONDS) -> PipeWake:
         """Start the child and wait until its workers run; the wake-up to install as
-        `svc.wake`. Raises WorkerStartFailed when the child exits or hangs first."""
+        `svc.wake`. Raises WorkerStartFailed when the child exits or hangs first. From the
+        main thread: the child's PR_SET_PDEATHSIG follows the thread that started it."""
         wake_read, wake_write = os.pipe()
-        ready_read, ready_write = os.pipe()
         os.set_blocking(wake_write, False)
-        try:
-            self.proc = subprocess.Popen(
-                [*self.argv, "--wake-fd", str(wake_read), "--ready-fd", str(ready_write)],
-                pass_fds=(wake_read, ready_write))
-        finally:
-            os.close(wake_read)
-            os.close(ready_write)
+        self._wake_read = wake_read  # kept: a restarted child reads the same pipe
         self.wake = PipeWake(wake_write)
+        self._spawn(timeout)
+        threading.Thread(target=self._watch, name="worker-process", daemon=True).start()
+        return self.wake
+
+    def _spawn(self, timeout: float) -> None:
+        assert self._wake_read is not None
+        ready_read, ready_write = os.pipe()
+        try:
+            proc = subprocess.Popen(
+                [*self.argv, "--wake-fd", str(self._wake_read), "--ready-fd", str(ready_write)],
+                pass_fds=(self._wake_read, ready_write))
+        finally:
+            os.close(ready_write)
+        with self._lock:
+            self.proc = proc
+            if self._stopping.is_set():  # serve began stopping meanwhile
+                proc.send_signal(signal.SIGTERM)
         try:
             ready, _, _ = select.select([ready_read], [], [], timeout)
-            if not ready or not os.read(ready_read, 1):
-                self.wait(0.0)
-                raise WorkerStartFailed("the worker process did not start (its log is above)")
+            started = bool(ready) and os.read(ready_read, 1) == b"r"
         finally:
             os.close(ready_read)
-        return self.wake
+        if not started:
+            _end(proc, 0.0)
+            raise WorkerStartFailed("the worker process did not start (its log is above)")
+
+    def _watch(self) -> None:
+        """Start the child again when it exits unexpectedly (killed by the OOM killer, say):
+        `serve` must not go on accepting uploads that nothing processes."""
+        while True:
+            proc = self.proc
+            assert proc is not None
+            code = proc.wait()
+            if self._stopping.is_set():
+                return
+            log.error("the worker process exited (status %s): starting it again", code)
+            if self._stopping.wait(_RESTART_DELAY_SECONDS):
+                return
+            try:
+                self._spawn(_START_TIMEOUT_SECONDS)
+            except WorkerStartFailed:
+                log.exception("the worker process did not start again")
 
     def terminate(self) -> None:
         """Pass a stop on (idempotent): the child winds down within its grace period."""
-        if self.proc is not None and self.proc.poll() is None:
-            with contextlib.suppress(ProcessLookupError):
-                self.proc.send_signal(signal.SIGTERM)
+        with self._lock:
+            self._stopping.set()
+            if self.proc is not None and self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    self.proc.send_signal(signal.SIGTERM)
 
     def wait(self, grace: float) -> None:
         """Wait for the child to exit (killing it after the grace and a margin); close the pipe
         and remove the private metrics directory. Idempotent."""
-        if self.proc is not None:
-            self.terminate()
-            try:
-                self.proc.wait(timeout=grace + _EXIT_MARGIN_SECONDS)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        if self.wake is not None:
-            os.close(self.wake.fd)
-            self.wake = None
+        self.terminate()
+        while True:
+            with self._lock:
+                proc = self.proc
+            if proc is None:
+                break
+            _end(proc, grace + _EXIT_MARGIN_SECONDS)
+            with self._lock:
+                if self.proc is proc:  # not replaced by a restart in the meantime
+                    break
+        for fd in (self._wake_read, self.wake.fd if self.wake else None):
+            if fd is not None:
+                with contextlib.suppress(OSError):
+                    os.close(fd)
+        self._wake_read = None
+        self.wake = None
         if self.metrics_dir is not None:
             shutil.rmtree(self.metrics_dir, ignore_errors=True)
             self.metrics_dir = None
 
 
-def watch_parent(wake_fd: int, wake: threading.Event) -> None:
-    """In the child: die with the parent, and turn the pipe's bytes into `wake` sets."""
-    _die_with_parent()
-
-    def read() -> None:
-        while True:
-            try:
-                data = os.read(wake_fd, 4096)
-            except InterruptedError:
-                continue
-            if not data:  # the parent is gone (or closed the pipe after this child's stop)
-                os.kill(os.getpid(), signal.SIGKILL)
-                return
-            wake.set()
-
-    threading.Thread(target=read, name="wake-pipe", daemon=True).start()
-
-
-def lower_priority(increment: int) -> None:
-    """In the child: yield the CPU to `serve`'s requests when both want the same core (the
-    201 waits on them; processing is asynchronous anyway). Where `os.nice` exists."""
-    if increment > 0 and hasattr(os, "nice"):
-        os.nice(increment)
-
-
-def report_ready(ready_fd: int) -> None:
-    """In the child: tell `serve` the workers run."""
-    os.write(ready_fd, b"r")
-    os.close(ready_fd)
-
-
-def _die_with_parent() -> None:
-    if not sys.platform.startswith("linux"):
-        return
-    import ctypes
-
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
-    # A parent that died before this took effect is seen by the pipe's end-of-file instead.
+def _end(proc: subprocess.Popen[bytes], timeout: float) -> None:
+    """SIGTERM, then SIGKILL after `timeout`; reaped either way."""
+    if proc.poll() is None:
+        with contextlib.suppress(ProcessLookupError):
+            proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _alive(pid: str) -> bool:
