@@ -33,6 +33,7 @@ from catalog_ingest.storage import tables, uploads
 from catalog_ingest.storage.uploads import Upload
 from tests.support.server import ServerProcess
 from tests.support.tenants import Tenant, make_tenant
+from tests.support.upload_rows import upload_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("crash")]
 
@@ -97,10 +98,7 @@ class Rig:
         return sorted(found, key=lambda u: u.seq)
 
     def row(self, ingestion_id: str) -> Upload:
-        with self.svc.db.read() as conn:
-            found = uploads.get_upload(conn, ingestion_id)
-        assert found is not None, ingestion_id
-        return found
+        return upload_row(self.svc, ingestion_id)
 
     def lease_expiry(self, ingestion_id: str) -> float:
         column = tables.uploads.c

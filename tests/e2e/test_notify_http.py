@@ -19,10 +19,10 @@ import pytest
 from catalog_ingest.runtime import open_runtime
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import notifications as repo
-from catalog_ingest.storage import uploads
 from tests.support.server import ServerProcess
 from tests.support.sns_receiver import Receiver
 from tests.support.tenants import Tenant, item, make_tenant
+from tests.support.upload_rows import upload_row
 
 FAST_RETRIES = {"CATALOG_INGEST_NOTIFY_BACKOFF_BASE": "0.05",
                 "CATALOG_INGEST_NOTIFY_BACKOFF_MAX": "0.3",
@@ -75,10 +75,7 @@ class Deployment:
         return found
 
     def status(self, ingestion_id: str) -> str:
-        with self.svc.db.read() as conn:
-            found = uploads.get_upload(conn, ingestion_id)
-        assert found is not None
-        return found.status
+        return upload_row(self.svc, ingestion_id).status
 
     def failed_attempts(self) -> int:
         with self.svc.db.read() as conn:

@@ -21,12 +21,12 @@ import pytest
 
 from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
-from catalog_ingest.storage import uploads
 from tests.support.moto import moto_server
 from tests.support.pg_cluster import PrivateCluster
 from tests.support.server import ServerProcess
 from tests.support.tcp_proxy import TcpProxy
 from tests.support.tenants import Tenant, make_tenant
+from tests.support.upload_rows import upload_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("faults")]
 RETRY = {"errorMsg": "Exception encountered while processing the request, please retry again."}
@@ -100,9 +100,7 @@ def check_outcome(load: Load, svc: Runtime, fault: str) -> tuple[int, int]:
     for ingestion_id in acked:
         assert ingestion_id is not None
         while True:
-            with svc.db.read() as conn:
-                found = uploads.get_upload(conn, ingestion_id)
-            assert found is not None, f"acknowledged upload lost: {ingestion_id}"
+            found = upload_row(svc, ingestion_id)
             if found.status == "DONE":
                 break
             assert found.status in ("INQUEUE", "INPROGRESS"), found

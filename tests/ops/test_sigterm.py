@@ -17,12 +17,13 @@ from sqlalchemy import select
 
 from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
-from catalog_ingest.storage import tables, uploads
+from catalog_ingest.storage import tables
 from catalog_ingest.storage.uploads import Upload
 from tests.e2e.test_crash import ALL_KEYS, STORES, body_for
 from tests.support.server import ServerProcess
 from tests.support.signing import sign_headers
 from tests.support.tenants import Tenant, make_tenant
+from tests.support.upload_rows import upload_row
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ops-e2e")]
 SECRET_HEX = "4d" * 32
@@ -46,10 +47,7 @@ def server_for(svc: Runtime, grace: float) -> ServerProcess:
 
 
 def row(svc: Runtime, ingestion_id: str) -> Upload:
-    with svc.db.read() as conn:
-        found = uploads.get_upload(conn, ingestion_id)
-    assert found is not None
-    return found
+    return upload_row(svc, ingestion_id)
 
 
 def lease_end(svc: Runtime, ingestion_id: str) -> float:
