@@ -320,7 +320,7 @@ def run(quick: bool = False) -> BenchResult:
                                  passed))
     result.notes.append(f"process target: p50 ≤ {TARGET_RATIO}x ceiling and ≤ "
                         f"{TARGET_SECONDS:.0f} s, 201 → DONE as a client sees it: `serve` with "
-                        "its in-process worker, the clock from the 201 to the first status "
+                        "its worker (a child process), the clock from the 201 to the first status "
                         "answer DONE, polling every 20 ms (signed, as any client). The "
                         "in-process figure (`Worker.run_once`, no HTTP, no wake-up) is shown "
                         "for profiling. The engine pauses the cyclic GC while it processes an "

@@ -11,8 +11,8 @@ else the loopback default; each run creates (and drops) its own databases.
   `intake.accept` then a timed `Worker.run_once`, against the same on SQLite (bench_process's
   cached store) in the same run; (b) `sustained` on PostgreSQL: `catalog-ingest push` of
   bench_sustained's catalog at 10 requests/s to `serve --no-worker` plus 2 worker processes,
-  against the embedded default (SQLite, in-process worker) in the same run. Each PostgreSQL
-  figure ≤ 1.5x the SQLite one.
+  against the embedded default (SQLite, `serve` with its worker child) in the same run. Each
+  PostgreSQL figure ≤ 1.5x the SQLite one.
 """
 
 from __future__ import annotations
