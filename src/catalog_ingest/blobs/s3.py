@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -42,8 +43,10 @@ class S3BlobStore:
         self.prefix = f"{prefix}/" if prefix else ""
         self.client = client or boto3.client("s3", config=_CONFIG)
 
-    def put(self, key: str, data: bytes) -> None:
+    def put(self, key: str, data: bytes, writing: threading.Event | None = None) -> None:
         # A successful PutObject is durable in S3's own model; nothing more to do.
+        if writing is not None:
+            writing.set()
         with _store_errors():
             self.client.put_object(Bucket=self.bucket, Key=self.prefix + key, Body=data)
 

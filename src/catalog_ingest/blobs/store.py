@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Protocol
 from urllib.parse import urlsplit
 
@@ -11,8 +12,10 @@ from catalog_ingest.errors import ConfigurationError
 class BlobStore(Protocol):
     """Keys are relative paths such as ``payloads/<id>.json``; values are bytes."""
 
-    def put(self, key: str, data: bytes) -> None:
-        """Store durably: when this returns, the blob survives a crash of this process."""
+    def put(self, key: str, data: bytes, writing: threading.Event | None = None) -> None:
+        """Store durably: when this returns, the blob survives a crash of this process.
+        `writing`, when given, is set once the write is under way (so that a caller that
+        started it in a thread may go on with CPU work)."""
 
     def get(self, key: str) -> bytes:
         """The blob's bytes; BlobNotFound when there is none."""

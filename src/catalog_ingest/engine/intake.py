@@ -7,6 +7,7 @@ checks, idempotency, durable storage and the worker wake-up are the same for all
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -59,6 +60,11 @@ def check_all_stores(svc: Runtime, retailer_id: str, store_ids: Sequence[str]) -
         raise IncompleteStoreList(own)
 
 
+#: How long staging waits for the payload write to get under way (a thread wake-up, normally
+#: well under a millisecond; a slow blob store is not waited for longer than this).
+_WRITE_START_WAIT = 0.005
+
+
 @dataclass
 class StagedPayload:
     """A payload blob being written in the background while the request is validated."""
@@ -73,10 +79,19 @@ class StagedPayload:
 
 
 def stage_payload(svc: Runtime, body: bytes) -> StagedPayload:
-    """Start writing `body` as the payload of a new upload; `accept` waits for it."""
+    """Start writing `body` as the payload of a new upload; `accept` waits for it.
+
+    Returns once the write is under way (at most a few milliseconds later): the decode that
+    follows holds the GIL throughout, and a write thread that had not reached its long,
+    GIL-free system call by then would only start after it (measured in-process on a 10k-item
+    body: decode 8 ms, then 8 ms more waiting for the payload).
+    """
     ingestion_id = str(uuid.uuid4())
     key = payload_key(ingestion_id)
-    return StagedPayload(ingestion_id, key, svc.io.submit(svc.blobs.put, key, body))
+    writing = threading.Event()
+    written = svc.io.submit(svc.blobs.put, key, body, writing)
+    writing.wait(_WRITE_START_WAIT)
+    return StagedPayload(ingestion_id, key, written)
 
 
 #: The User-Agent prefix of the retailer toolkit's SDK (client/_protocol.py).
