@@ -73,7 +73,6 @@ class WorkerProcess:
         self.argv = [sys.executable, "-m", "catalog_ingest", "worker",
                      "--concurrency", str(concurrency), "--data-dir", str(data_dir),
                      "--log-format", log_format, "--listen-url", listen_url]
-        self.data_dir = data_dir
         self.proc: subprocess.Popen[bytes] | None = None
         self.wake: PipeWake | None = None
         self.metrics_dir: str | None = None

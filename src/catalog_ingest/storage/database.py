@@ -143,14 +143,15 @@ class Database:
         assert raw is not None
         raw.execute("PRAGMA busy_timeout=0")
         try:
-            transaction = conn.begin()
+            try:
+                transaction = conn.begin()
+            finally:
+                raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         except OperationalError as exc:
-            raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
             conn.close()
             if _is_busy(exc):
                 return None
             raise
-        raw.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
         return conn, transaction
 
     def _sqlite_write(self, pending: list[Callable[[], None]],
