@@ -85,7 +85,14 @@ def test_uploads_are_processed_by_a_child_woken_at_once_and_counted_by_serve(
     assert child.nice() == psutil.Process(server.proc.pid).nice() + 10  # requests go first
     for n in range(3):  # after the first, the child is idle waiting when each one arrives
         upload_and_wait_done(server, tenant, f"woken-{n}")
-    text = httpx.get(server.url + "/metrics", timeout=10).text
+    # The child counts an upload just after committing its DONE (the items last): wait for it.
+    deadline = time.monotonic() + DEADLINE
+    while True:
+        text = httpx.get(server.url + "/metrics", timeout=10).text
+        items = metric(text, "catalog_ingest_processed_items_total", kind="UPLOAD")
+        if items >= 3 * len(ALL_KEYS) or time.monotonic() > deadline:
+            break
+        time.sleep(0.02)  # polling a condition with a deadline
     assert metric(text, "catalog_ingest_processed_items_total", kind="UPLOAD") == 3 * len(ALL_KEYS)
     assert metric(text, "catalog_ingest_processing_duration_seconds_count", kind="UPLOAD",
                   status="DONE") == 3
