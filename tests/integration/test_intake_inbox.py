@@ -17,7 +17,7 @@ import pytest
 from catalog_ingest.domain.status import UploadKind
 from catalog_ingest.engine import intake, key_usage
 from catalog_ingest.engine.worker import drain
-from catalog_ingest.errors import IdempotencyMismatch
+from catalog_ingest.errors import IdempotencyMismatch, TransientError
 from catalog_ingest.runtime import Runtime, open_runtime
 from catalog_ingest.settings import Settings
 from catalog_ingest.storage import admin, uploads
@@ -129,6 +129,57 @@ def test_intake_does_not_wait_for_another_process_holding_the_writer(lite: Runti
     assert lite.db.inbox.pending() == []
     assert drain(lite) == ["DONE", "DONE"]
     assert intake.get_upload(lite, retailer_id, direct).status == "DONE"
+
+
+def test_a_full_inbox_refuses_with_a_retry_error_and_loses_nothing(lite: Runtime) -> None:
+    """SQLite's "database or disk is full" on the inbox is the "please retry" 500 (as a full
+    blob folder is), never the final one; what was accepted before is all processed."""
+    retailer_id, (store,) = new_stores(lite, 1)
+    assert lite.db.inbox is not None
+    conn = lite.db.inbox._conn
+    accepted: list[str] = []
+    refused = None
+    with writer_held(lite):
+        # No room beyond the pages the inbox has: it is full once its last page is.
+        for n in range(500):
+            pages = conn.execute("PRAGMA page_count").fetchone()[0]
+            conn.execute(f"PRAGMA max_page_count = {pages}")
+            try:
+                accepted.append(accept(lite, retailer_id, store, f"sku-{n}"))
+            except TransientError as exc:
+                refused = exc
+                break
+        assert refused is not None, "the inbox never filled"
+        conn.execute("PRAGMA max_page_count = 1073741823")
+        accepted.append(finishes(lambda: accept(lite, retailer_id, store, "after")))
+    assert [v["ingestion_id"] for _, v in lite.db.inbox.pending()] == accepted
+    assert drain(lite) == ["DONE"] * len(accepted)
+    with lite.db.read() as reader:
+        rows = uploads.list_uploads(reader, retailer_id, 1000, None, None)
+    assert sorted(u.ingestion_id for u in rows) == sorted(accepted)
+
+
+def test_a_write_that_committed_succeeds_when_the_inbox_cannot_forget(
+        lite: Runtime, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Forgetting the moved rows comes after the commit: its failure (a full disk) must not
+    turn a stored upload into a 500, whose retry would store it twice."""
+    retailer_id, (store,) = new_stores(lite, 1)
+    assert lite.db.inbox is not None
+    with writer_held(lite):
+        waiting = finishes(lambda: accept(lite, retailer_id, store, "a"))
+
+    def full(_numbers: list[int]) -> None:
+        raise TransientError("intake inbox: database or disk is full")
+
+    monkeypatch.setattr(lite.db.inbox, "forget", full)
+    direct = accept(lite, retailer_id, store, "b")  # moves `waiting`, then cannot forget it
+    assert [v["ingestion_id"] for _, v in lite.db.inbox.pending()] == [waiting]
+    monkeypatch.undo()
+    assert drain(lite) == ["DONE", "DONE"]
+    assert lite.db.inbox.pending() == []
+    with lite.db.read() as reader:
+        rows = uploads.list_uploads(reader, retailer_id, 10, None, None)
+    assert sorted(u.ingestion_id for u in rows) == sorted([waiting, direct])
 
 
 def test_idempotency_keys_hold_across_the_inbox_and_the_uploads_table(lite: Runtime) -> None:

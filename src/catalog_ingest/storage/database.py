@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator
@@ -14,6 +15,8 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from catalog_ingest.errors import TransientError
 from catalog_ingest.storage.inbox import Inbox, drain_inbox, inbox_path
 from catalog_ingest.storage.point_reads import PointReaders
+
+log = logging.getLogger(__name__)
 
 _AFTER_COMMIT = "catalog_ingest_after_commit"
 #: How long a SQLite connection waits for another process's lock before SQLITE_BUSY.
@@ -165,7 +168,12 @@ class Database:
         with conn, transaction:
             moved = drain_inbox(self.inbox, conn)
             yield from _with_pending(conn, pending)
-        self.inbox.forget(moved)  # only once the move has committed
+        try:
+            self.inbox.forget(moved)  # only once the move has committed
+        except TransientError as exc:
+            # The write has committed, so it succeeded: the moved rows stay in both files,
+            # and the next drain skips them and forgets them (as after a crash).
+            log.warning("intake inbox: moved uploads not yet forgotten: %s", exc)
 
     @contextmanager
     def read(self) -> Iterator[Connection]:

@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from catalog_ingest.errors import TransientError
 from catalog_ingest.storage.point_reads import PointReaders
 
 _SCHEMA = (
@@ -56,12 +57,18 @@ class Inbox:
 
     @contextmanager
     def _cursor(self) -> Iterator[sqlite3.Cursor]:
-        with self._conn_lock:
+        with self._conn_lock, sqlite_failures("intake inbox"):
             cursor = self._conn.cursor()
             try:
                 yield cursor
             finally:
                 cursor.close()
+
+    def _rollback(self, cur: sqlite3.Cursor) -> None:
+        # SQLite itself ends the transaction on some failures (a full disk): a ROLLBACK then
+        # would fail too and hide the error that explains the refusal.
+        if self._conn.in_transaction:
+            cur.execute("ROLLBACK")
 
     def put(self, values: dict[str, Any]) -> None:
         """Commit one accepted upload (its `uploads` values) durably."""
@@ -75,7 +82,7 @@ class Inbox:
                                                     values["idempotency_key"], row))
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                self._rollback(cur)
                 raise
 
     def pending(self) -> list[tuple[int, dict[str, Any]]]:
@@ -116,12 +123,22 @@ class Inbox:
                 cur.executemany("DELETE FROM inbox WHERE n = ?", [(n,) for n in numbers])
                 cur.execute("COMMIT")
             except BaseException:
-                cur.execute("ROLLBACK")
+                self._rollback(cur)
                 raise
 
     def close(self) -> None:
         self._readers.close()
         self._conn.close()
+
+
+@contextmanager
+def sqlite_failures(where: str) -> Iterator[None]:
+    """SQLite's own failures of the file (disk full, I/O error, locked) become TransientError:
+    the request gets the "please retry" 500 and nothing is acknowledged."""
+    try:
+        yield
+    except sqlite3.OperationalError as exc:
+        raise TransientError(f"{where}: {exc}") from exc
 
 
 def inbox_path(database: str | None) -> Path:
@@ -143,10 +160,15 @@ def drain_inbox(inbox: Inbox, conn: Any) -> list[int]:
     waiting = inbox.pending()
     if not waiting:
         return []
-    cursor = conn.connection.cursor()
     marks = ", ".join("?" * len(COLUMNS))
     insert = (f"INSERT INTO uploads ({', '.join(COLUMNS)}, status, attempts) "
               f"VALUES ({marks}, 'INQUEUE', 0)")
+    with sqlite_failures("catalog database"):
+        _move(conn.connection.cursor(), waiting, insert)
+    return [n for n, _ in waiting]
+
+
+def _move(cursor: sqlite3.Cursor, waiting: list[tuple[int, dict[str, Any]]], insert: str) -> None:
     try:
         for _, values in waiting:
             cursor.execute("SELECT 1 FROM uploads WHERE ingestion_id = ?",
@@ -160,4 +182,3 @@ def drain_inbox(inbox: Inbox, conn: Any) -> list[int]:
             cursor.execute(insert, tuple(values.get(c) for c in COLUMNS))
     finally:
         cursor.close()
-    return [n for n, _ in waiting]
