@@ -130,8 +130,10 @@ def plan_upload(items: Sequence[Mapping[str, Any]], item_issues: Sequence[list[I
         if old is not None and old.active and old.values == values:
             stateless = (item_issues[index] if item_issues is not None
                          else _unchanged_issues(item))
-            found = [*stateless, *_conflicts(key, item_codes, state)]
-            if not any(i.is_error for i in found):
+            # The resync case (no issue, every barcode its own) builds no issue lists.
+            found = ([] if not stateless and _owns_all(state.owners, key, item_codes)
+                     else [*stateless, *_conflicts(key, item_codes, state)])
+            if not found or not any(i.is_error for i in found):
                 plan.results.append(ItemResult(index, key[1], key[0], "ACCEPTED", "UNCHANGED",
                                                found))
                 if key in state.rejected:
@@ -150,6 +152,15 @@ def plan_upload(items: Sequence[Mapping[str, Any]], item_issues: Sequence[list[I
             plan.rejection_deletes.append(key)
     _barcode_diff(plan.owners_before, state.owners, plan)
     return plan
+
+
+def _owns_all(owners: Mapping[Key, str], key: Key, item_codes: list[str]) -> bool:
+    """Whether the item's SKU owns every one of its barcodes (so none is in conflict)."""
+    store, sku = key
+    for code in item_codes:
+        if owners.get((store, code)) != sku:
+            return False
+    return True
 
 
 def _unchanged_issues(item: Mapping[str, Any]) -> list[Issue]:

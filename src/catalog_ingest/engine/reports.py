@@ -50,8 +50,13 @@ def build_report(*, ingestion_id: str, status: str, submitted_at: float,
 
 
 def encode_results(results: Sequence[ItemResult]) -> msgspec.Raw:
-    """The report's itemResults array, encoded ahead of the rest of the document."""
-    return msgspec.Raw(_encoder.encode([r.to_dict() for r in results]))
+    """The report's itemResults array, encoded ahead of the rest of the document.
+
+    A result without issues (most of them) is encoded as the dataclass itself: msgspec writes
+    its fields in order, the same bytes as `to_dict`'s without a dict built per item. This
+    runs beside the catalog writes, on the same interpreter lock.
+    """
+    return msgspec.Raw(_encoder.encode([r.to_dict() if r.issues else r for r in results]))
 
 
 def fatal_summary(received: int) -> dict[str, int]:
