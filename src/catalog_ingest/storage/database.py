@@ -254,13 +254,33 @@ def _is_busy(exc: OperationalError) -> bool:
     return getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
 
 
+def _raw_operational_errors() -> tuple[type[Exception], ...]:
+    """The drivers' own OperationalError classes: the hot path's DBAPI cursors
+    (storage/catalog.py, the inbox move) raise them unwrapped by SQLAlchemy."""
+    found: list[type[Exception]] = [sqlite3.OperationalError]
+    try:
+        import psycopg
+    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only installs
+        pass
+    else:
+        found.append(psycopg.OperationalError)
+    return tuple(found)
+
+
+_RAW_OPERATIONAL = _raw_operational_errors()
+
+
 @contextmanager
 def translate_errors() -> Iterator[None]:  # also for callers of Database.query
-    """Connection-level database failures become TransientError (the "please retry" 500)."""
+    """Connection-level database failures become TransientError (the "please retry" 500, and
+    no attempt counted against an upload being processed): a full disk, an I/O error, a lost
+    connection, whether SQLAlchemy wrapped them or a DBAPI cursor raised them directly."""
     try:
         yield
     except OperationalError as exc:
         raise TransientError("database unavailable") from exc
+    except _RAW_OPERATIONAL as exc:
+        raise TransientError(f"database unavailable: {exc}") from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
             raise TransientError("database connection lost") from exc
