@@ -29,6 +29,12 @@ Merchant-Center resource and the SNS routes, chosen by route) and
 
 from __future__ import annotations
 
+import errno
+
+#: Failures of a disk that go away by themselves or when an operator acts (full, quota, I/O
+#: error, read-only): the caller is told to retry (TransientError), never that its input is bad.
+TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
+
 
 class CatalogIngestError(Exception):
     """Root of every error catalog-ingest raises on purpose."""

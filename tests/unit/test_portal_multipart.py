@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from starlette.requests import Request
 
+from catalog_ingest.errors import TransientError
 from catalog_ingest.portal.multipart import BadUpload, UploadTooLarge, receive_file
 
 BOUNDARY = "xyzBOUNDARYxyz"
@@ -70,3 +71,11 @@ def test_a_form_that_is_not_multipart_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BadUpload):
         asyncio.run(receive_file(request(b"a=1", content_type="application/x-www-form-urlencoded"),
                                  tmp_path / "f", 10_000))
+
+
+def test_a_full_server_disk_is_a_retry_not_a_bad_file() -> None:
+    """/dev/full answers every write with ENOSPC, as a full staging disk does: the person is
+    told to try again (TransientError: the portal's "Try again in a moment" page)."""
+    req = request(body(b"a,b\n1,2\n" * 5000), chunk=4000)
+    with pytest.raises(TransientError):
+        asyncio.run(receive_file(req, Path("/dev/full"), 1 << 20))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import os
 import threading
 import uuid
@@ -10,11 +9,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from catalog_ingest.errors import BlobNotFound, InvalidInput, TransientError
+from catalog_ingest.errors import TRANSIENT_ERRNOS, BlobNotFound, InvalidInput, TransientError
 
-#: Failures of the disk that go away by themselves or when an operator acts (full, quota,
-#: I/O error): the request gets the "please retry" 500, an upload is taken up again later.
-_TRANSIENT_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS})
 #: Synchronised data writes where the platform has them (else a write, then fsync).
 _DSYNC = getattr(os, "O_DSYNC", 0)
 
@@ -24,7 +20,7 @@ def _disk_errors() -> Iterator[None]:
     try:
         yield
     except OSError as exc:
-        if exc.errno in _TRANSIENT_ERRNOS:
+        if exc.errno in TRANSIENT_ERRNOS:  # the "please retry" 500; retried later
             raise TransientError(f"blob folder: {os.strerror(exc.errno)}") from exc
         raise
 

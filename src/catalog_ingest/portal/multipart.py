@@ -17,6 +17,8 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
+from catalog_ingest.errors import TRANSIENT_ERRNOS, TransientError
+
 MAX_FIELD_BYTES: Final = 256 * 1024
 _SLACK: Final = 64 * 1024  # the multipart framing and the small fields around the file
 
@@ -103,20 +105,31 @@ async def receive_file(request: Request, dest: Path, max_bytes: int,
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + _SLACK:
         raise UploadTooLarge(max_bytes, declared=True)
-    with open(dest, "wb") as out:
-        sink = _Sink(out, file_field, max_bytes)
-        callbacks = {name: getattr(sink, name) for name in (
-            "on_part_begin", "on_header_field", "on_header_value", "on_header_end",
-            "on_headers_finished", "on_part_data", "on_part_end")}
-        parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
-        try:
-            async for chunk in request.stream():
-                parser.write(chunk)
-            parser.finalize()
-        except (UploadTooLarge, BadUpload):
-            raise
-        except Exception as exc:  # python-multipart raises its own kinds for a broken body
-            raise BadUpload(f"the upload could not be read ({type(exc).__name__})") from None
+    try:
+        with open(dest, "wb") as out:
+            return await _parse(request, out, boundary, file_field, max_bytes)
+    except OSError as exc:
+        # The server's disk, not the person's file: "try again", never "your file is bad".
+        if exc.errno in TRANSIENT_ERRNOS:
+            raise TransientError(f"staging the upload: {exc.strerror}") from exc
+        raise
+
+
+async def _parse(request: Request, out: IO[bytes], boundary: bytes, file_field: str,
+                 max_bytes: int) -> Received:
+    sink = _Sink(out, file_field, max_bytes)
+    callbacks = {name: getattr(sink, name) for name in (
+        "on_part_begin", "on_header_field", "on_header_value", "on_header_end",
+        "on_headers_finished", "on_part_data", "on_part_end")}
+    parser = MultipartParser(boundary, callbacks)  # type: ignore[arg-type]
+    try:
+        async for chunk in request.stream():
+            parser.write(chunk)
+        parser.finalize()
+    except (UploadTooLarge, BadUpload, OSError):
+        raise
+    except Exception as exc:  # python-multipart raises its own kinds for a broken body
+        raise BadUpload(f"the upload could not be read ({type(exc).__name__})") from None
     return sink.received
 
 
