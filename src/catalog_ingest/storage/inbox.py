@@ -57,7 +57,7 @@ class Inbox:
 
     @contextmanager
     def _cursor(self) -> Iterator[sqlite3.Cursor]:
-        with self._conn_lock, sqlite_failures("intake inbox"):
+        with self._conn_lock, _sqlite_failures("intake inbox"):
             cursor = self._conn.cursor()
             try:
                 yield cursor
@@ -132,7 +132,7 @@ class Inbox:
 
 
 @contextmanager
-def sqlite_failures(where: str) -> Iterator[None]:
+def _sqlite_failures(where: str) -> Iterator[None]:
     """SQLite's own failures of the file (disk full, I/O error, locked) become TransientError:
     the request gets the "please retry" 500 and nothing is acknowledged."""
     try:
@@ -163,12 +163,8 @@ def drain_inbox(inbox: Inbox, conn: Any) -> list[int]:
     marks = ", ".join("?" * len(COLUMNS))
     insert = (f"INSERT INTO uploads ({', '.join(COLUMNS)}, status, attempts) "
               f"VALUES ({marks}, 'INQUEUE', 0)")
-    with sqlite_failures("catalog database"):
-        _move(conn.connection.cursor(), waiting, insert)
-    return [n for n, _ in waiting]
-
-
-def _move(cursor: sqlite3.Cursor, waiting: list[tuple[int, dict[str, Any]]], insert: str) -> None:
+    # Within `Database.write`: its translate_errors makes this cursor's failures transient.
+    cursor = conn.connection.cursor()
     try:
         for _, values in waiting:
             cursor.execute("SELECT 1 FROM uploads WHERE ingestion_id = ?",
@@ -182,3 +178,4 @@ def _move(cursor: sqlite3.Cursor, waiting: list[tuple[int, dict[str, Any]]], ins
             cursor.execute(insert, tuple(values.get(c) for c in COLUMNS))
     finally:
         cursor.close()
+    return [n for n, _ in waiting]
