@@ -30,6 +30,9 @@ Merchant-Center resource and the SNS routes, chosen by route) and
 from __future__ import annotations
 
 import errno
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 #: Failures of a disk that go away by themselves or when an operator acts (full, quota, I/O
 #: error, read-only): the caller is told to retry (TransientError), never that its input is bad.
@@ -128,3 +131,15 @@ class IncompleteStoreList(InvalidInput):
 
 class InvalidPageToken(InvalidInput):
     pass
+
+
+@contextmanager
+def disk_errors(where: str) -> Iterator[None]:
+    """A local disk's transient failures (TRANSIENT_ERRNOS) as TransientError naming `where`:
+    the "please retry" 500, the portal's "Try again", an upload taken up again later."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.errno in TRANSIENT_ERRNOS:
+            raise TransientError(f"{where}: {os.strerror(exc.errno)}") from exc
+        raise

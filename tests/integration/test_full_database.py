@@ -85,3 +85,16 @@ def test_an_upload_that_meets_a_full_database_is_taken_up_again_without_an_attem
     done = upload_row(lite, ingestion_id)
     assert (done.status, done.attempts) == ("DONE", 0)
     assert done.summary is not None and done.summary["itemsCreated"] == ITEMS
+
+
+@pytest.mark.parametrize("driver", ["sqlite3", "psycopg"])
+def test_the_drivers_own_operational_errors_are_transient(driver: str) -> None:
+    """What a DBAPI cursor raises unwrapped by SQLAlchemy (psycopg once it is loaded)."""
+    import importlib
+
+    from catalog_ingest.errors import TransientError
+    from catalog_ingest.storage.database import translate_errors
+
+    module = importlib.import_module(driver)
+    with pytest.raises(TransientError), translate_errors():
+        raise module.OperationalError("server closed the connection unexpectedly")

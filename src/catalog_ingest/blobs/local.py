@@ -5,24 +5,12 @@ from __future__ import annotations
 import os
 import threading
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from catalog_ingest.errors import TRANSIENT_ERRNOS, BlobNotFound, InvalidInput, TransientError
+from catalog_ingest.errors import BlobNotFound, InvalidInput, disk_errors
 
 #: Synchronised data writes where the platform has them (else a write, then fsync).
 _DSYNC = getattr(os, "O_DSYNC", 0)
-
-
-@contextmanager
-def _disk_errors() -> Iterator[None]:
-    try:
-        yield
-    except OSError as exc:
-        if exc.errno in TRANSIENT_ERRNOS:  # the "please retry" 500; retried later
-            raise TransientError(f"blob folder: {os.strerror(exc.errno)}") from exc
-        raise
 
 
 class LocalBlobStore:
@@ -39,7 +27,7 @@ class LocalBlobStore:
     def put(self, key: str, data: bytes, writing: threading.Event | None = None) -> None:
         path = self._path(key)
         tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        with _disk_errors():
+        with disk_errors("blob folder"):
             try:
                 self._write(path, tmp, data, writing)
             except BaseException:
@@ -72,7 +60,7 @@ class LocalBlobStore:
 
     def get(self, key: str) -> bytes:
         try:
-            with _disk_errors():
+            with disk_errors("blob folder"):
                 return self._path(key).read_bytes()
         except FileNotFoundError as exc:
             raise BlobNotFound(key) from exc

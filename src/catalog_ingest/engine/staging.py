@@ -19,7 +19,7 @@ from typing import Any, Final
 
 import msgspec
 
-from catalog_ingest.errors import TRANSIENT_ERRNOS, NotFound, TransientError
+from catalog_ingest.errors import NotFound, disk_errors
 
 MAX_AGE: Final = 6 * 3600
 _ID = re.compile(r"[A-Za-z0-9_-]{22}")
@@ -75,16 +75,15 @@ class StagingArea:
         self.root.mkdir(parents=True, exist_ok=True)
         staging_id = secrets.token_urlsafe(16)
         folder = self.root / staging_id
-        try:
-            folder.mkdir(mode=0o700)
-            staged = Staged(staging_id, folder)
-            staged.write_meta({"retailer_id": owner.retailer_id, "user_id": owner.user_id,
-                               "created_at": time.time(), "state": "RECEIVED"})
-        except OSError as exc:
-            shutil.rmtree(folder, ignore_errors=True)
-            if exc.errno in TRANSIENT_ERRNOS:  # a full disk: "try again", not "went wrong"
-                raise TransientError(f"portal staging: {exc.strerror}") from exc
-            raise
+        with disk_errors("portal staging"):  # a full disk: "try again", not "went wrong"
+            try:
+                folder.mkdir(mode=0o700)
+                staged = Staged(staging_id, folder)
+                staged.write_meta({"retailer_id": owner.retailer_id, "user_id": owner.user_id,
+                                   "created_at": time.time(), "state": "RECEIVED"})
+            except OSError:
+                shutil.rmtree(folder, ignore_errors=True)
+                raise
         return staged
 
     def open(self, staging_id: str, owner: Owner) -> Staged:

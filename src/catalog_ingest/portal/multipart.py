@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, URLSafeSerializer
 from python_multipart.multipart import MultipartParser, parse_options_header
 from starlette.requests import Request
 
-from catalog_ingest.errors import TRANSIENT_ERRNOS, TransientError
+from catalog_ingest.errors import disk_errors
 
 MAX_FIELD_BYTES: Final = 256 * 1024
 _SLACK: Final = 64 * 1024  # the multipart framing and the small fields around the file
@@ -105,14 +105,9 @@ async def receive_file(request: Request, dest: Path, max_bytes: int,
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > max_bytes + _SLACK:
         raise UploadTooLarge(max_bytes, declared=True)
-    try:
-        with open(dest, "wb") as out:
-            return await _parse(request, out, boundary, file_field, max_bytes)
-    except OSError as exc:
-        # The server's disk, not the person's file: "try again", never "your file is bad".
-        if exc.errno in TRANSIENT_ERRNOS:
-            raise TransientError(f"staging the upload: {exc.strerror}") from exc
-        raise
+    # The server's disk, not the person's file: "try again", never "your file is bad".
+    with disk_errors("staging the upload"), open(dest, "wb") as out:
+        return await _parse(request, out, boundary, file_field, max_bytes)
 
 
 async def _parse(request: Request, out: IO[bytes], boundary: bytes, file_field: str,

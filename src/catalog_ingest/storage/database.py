@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -254,20 +255,14 @@ def _is_busy(exc: OperationalError) -> bool:
     return getattr(exc.orig, "sqlite_errorcode", None) == sqlite3.SQLITE_BUSY
 
 
-def _raw_operational_errors() -> tuple[type[Exception], ...]:
+def _driver_operational_errors() -> tuple[type[BaseException], ...]:
     """The drivers' own OperationalError classes: the hot path's DBAPI cursors
-    (storage/catalog.py, the inbox move) raise them unwrapped by SQLAlchemy."""
-    found: list[type[Exception]] = [sqlite3.OperationalError]
-    try:
-        import psycopg
-    except ImportError:  # pragma: no cover - psycopg is a dependency; SQLite-only installs
-        pass
-    else:
-        found.append(psycopg.OperationalError)
-    return tuple(found)
-
-
-_RAW_OPERATIONAL = _raw_operational_errors()
+    (storage/catalog.py, the inbox move) raise them unwrapped by SQLAlchemy. psycopg's only
+    once SQLAlchemy has loaded it: a SQLite deployment never pays for importing it."""
+    psycopg = sys.modules.get("psycopg")
+    if psycopg is None:
+        return (sqlite3.OperationalError,)
+    return (sqlite3.OperationalError, psycopg.OperationalError)
 
 
 @contextmanager
@@ -279,7 +274,7 @@ def translate_errors() -> Iterator[None]:  # also for callers of Database.query
         yield
     except OperationalError as exc:
         raise TransientError("database unavailable") from exc
-    except _RAW_OPERATIONAL as exc:
+    except _driver_operational_errors() as exc:  # evaluated only when something is raised
         raise TransientError(f"database unavailable: {exc}") from exc
     except DBAPIError as exc:
         if exc.connection_invalidated:
