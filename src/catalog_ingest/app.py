@@ -17,7 +17,7 @@ from catalog_ingest.api import notify_routes, system
 from catalog_ingest.api.errors import unrouted
 from catalog_ingest.api.jwo import routes as jwo_routes
 from catalog_ingest.api.limits import RetailerLimiter
-from catalog_ingest.api.middleware import EdgeMiddleware
+from catalog_ingest.api.middleware import EdgeMiddleware, ExactRoutes
 from catalog_ingest.api.mmc import routes as mmc_routes
 from catalog_ingest.api.telemetry import TelemetryMiddleware, metrics_routes
 from catalog_ingest.engine.shutdown import Shutdown
@@ -66,11 +66,13 @@ def create_app(settings: Settings, *, workers: int = 0, runtime: Runtime | None 
                 log.warning("uploads left in the intake inbox until the next start",
                             exc_info=True)
 
-    app = Starlette(routes=[*jwo_routes.routes(svc, limiter), *mmc_routes.routes(svc),
+    jwo = jwo_routes.routes(svc, limiter)
+    app = Starlette(routes=[*jwo, *mmc_routes.routes(svc),
                             *system.routes(svc), *notify_routes.routes(svc),
                             *portal.routes(svc), Route("/", _to_portal),
                             *metrics_routes(svc, svc.metrics)], lifespan=lifespan,
                     exception_handlers={404: _unrouted, 405: _unrouted})
+    app.add_middleware(ExactRoutes, routes=jwo)  # innermost of ours: see its docstring
     app.add_middleware(EdgeMiddleware, max_body_bytes=svc.settings.max_body_bytes)
     app.add_middleware(TelemetryMiddleware, metrics=svc.metrics)  # outermost: sees every answer
     app.state.runtime = svc

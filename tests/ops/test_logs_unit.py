@@ -6,8 +6,11 @@ import contextvars
 import json
 import logging
 import threading
+import time
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from catalog_ingest.observability import logs
 
@@ -45,3 +48,20 @@ def test_console_lines_are_key_value_pairs() -> None:
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="log format"):
         logs.configure("xml")
+
+
+@given(st.lists(st.floats(1.7e9, 1.9e9), min_size=1, max_size=20))
+def test_timestamps_are_the_records_own_while_a_second_is_reused(times: list[float]) -> None:
+    # Each formatter keeps the last second's text; records of other seconds (earlier ones too,
+    # from threads) must still get their own.
+    json_formatter = logs.JsonFormatter()
+    console = logs.ConsoleFormatter()
+    plain = logging.Formatter()
+    for created in [t for t in times for _ in range(2)]:
+        rec = record("tick")
+        rec.created = created
+        rec.msecs = (created - int(created)) * 1000
+        expected = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(created))
+                    + f".{int(rec.msecs):03d}Z")
+        assert json.loads(json_formatter.format(rec))["ts"] == expected
+        assert console.formatTime(rec) == plain.formatTime(rec)

@@ -79,10 +79,19 @@ class Metrics:
                                      ["outcome"], registry=r)
         self.purged = Counter(f"{PREFIX}retention_purged", "Records removed by retention.",
                               ["what"], registry=r)
+        self._request_children: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
-        self.requests.labels(method, route, str(status)).inc()
-        self.latency.labels(method, route).observe(seconds)
+        key = (method, route, status)
+        children = self._request_children.get(key)
+        if children is None:
+            # `labels()` costs as much as the update itself; the label sets are few (routes
+            # are templates, never raw paths), so each pair is looked up once per process.
+            children = (self.requests.labels(method, route, str(status)),
+                        self.latency.labels(method, route))
+            self._request_children[key] = children
+        children[0].inc()
+        children[1].observe(seconds)
         if status == 429:
             self.rate_limited.labels(route).inc()
 
