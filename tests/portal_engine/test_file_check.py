@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import time
 import zipfile
@@ -16,7 +17,7 @@ from catalog_ingest.engine.report_queries import ReportFilter, ReportQueries
 from catalog_ingest.engine.retention import DAY, Purged, purge
 from catalog_ingest.engine.staging import Owner, StagedFileGone, StagingArea
 from catalog_ingest.engine.worker import drain
-from catalog_ingest.errors import BlobNotFound
+from catalog_ingest.errors import BlobNotFound, TransientError
 from catalog_ingest.files import ERROR_COLUMN
 from catalog_ingest.runtime import Runtime
 from catalog_ingest.storage import portal_batches, portal_reads
@@ -284,6 +285,25 @@ def test_errors_only_file_of_a_processed_xlsx_upload(svc: Runtime, tenant: Tenan
     assert rows[0][1:6] == tuple(HEADER.strip().split(","))
     assert [r[1] for r in rows[1:]] == ["B"]
     assert "BARCODE_CONFLICT" in str(rows[1][0])
+
+
+def test_errors_only_file_meeting_a_full_disk_is_a_try_again(
+        svc: Runtime, tenant: Tenant, monkeypatch: pytest.MonkeyPatch) -> None:
+    from catalog_ingest.engine import errors_file
+
+    _, owner, staged = stage(svc, tenant, f"{HEADER}A,{ean(1)},Apple,store-01,1\n".encode(),
+                             "book.csv")
+    file_check.check_file(svc, tenant.retailer_id, staged, SourceSpec("book.csv"))
+    submitted = batch_submit.submit(svc, owner, staged)
+    assert drain(svc) == ["DONE"]
+
+    def full(self: Path, data: bytes) -> int:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(Path, "write_bytes", full)
+    with pytest.raises(TransientError, match="errors-only file"):
+        errors_file.for_upload(svc, ReportQueries(svc), tenant.retailer_id,
+                               submitted.ingestion_ids[0])
 
 
 def test_text_no_database_can_store_is_refused(svc: Runtime, tenant: Tenant) -> None:

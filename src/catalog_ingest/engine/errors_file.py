@@ -11,7 +11,8 @@ with the API's field names built from the stored payload. The files package writ
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -23,6 +24,7 @@ from catalog_ingest.engine import file_check
 from catalog_ingest.engine.file_source import SourceSpec, parse_mapping_text, read
 from catalog_ingest.engine.report_queries import ReportQueries, payload_items
 from catalog_ingest.engine.staging import Staged
+from catalog_ingest.errors import disk_errors
 from catalog_ingest.files.writers import (
     MEDIA_TYPES,
     TEMPLATE_COLUMNS,
@@ -107,9 +109,10 @@ def for_upload(svc: Runtime, queries: ReportQueries, retailer_id: str,
         lines: list[int] = msgspec.json.decode(svc.blobs.get(member.lines_key))
         wanted = {lines[r["index"]]: error_text(r["issues"]) for r in rejected
                   if 0 <= r["index"] < len(lines)}
-        with tempfile.TemporaryDirectory(dir=svc.settings.data_dir) as tmp:
+        with _scratch(svc) as tmp:
             path = Path(tmp) / "source"
-            path.write_bytes(svc.blobs.get(batch.source_key))
+            with disk_errors("errors-only file"):  # a full disk: "try again", not "went wrong"
+                path.write_bytes(svc.blobs.get(batch.source_key))
             found = _from_source(path, batch.file_name, batch.format, batch.sheet,
                                  batch.mapping or "", wanted)
         if found is not None:
@@ -118,6 +121,15 @@ def for_upload(svc: Runtime, queries: ReportQueries, retailer_id: str,
     chosen = [(items[r["index"]], error_text(r["issues"])) for r in rejected
               if 0 <= r["index"] < len(items) and isinstance(items[r["index"]], dict)]
     return items_csv(chosen, f"upload-{ingestion_id[:8]}")
+
+
+@contextmanager
+def _scratch(svc: Runtime) -> Iterator[str]:
+    """A private temporary folder in the data directory (a full disk is transient there too)."""
+    with disk_errors("errors-only file"):
+        scratch = tempfile.TemporaryDirectory(dir=svc.settings.data_dir)
+    with scratch as tmp:
+        yield tmp
 
 
 def for_check(staged: Staged) -> Download:
