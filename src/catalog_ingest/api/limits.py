@@ -4,8 +4,8 @@ The shared window is the `limits` library's (its Lua script keeps it atomic in R
 in-process window is a deque of hit times per retailer instead of `limits`' MemoryStorage,
 which starts a new expiry timer thread every 10 ms while hits arrive and inserts each hit at
 the head of a list: on a status poll, that thread start (the event loop waits for the new
-thread to take the GIL) was a sixth of the request's time (docs/architecture.md, "Status
-polls"). Both count the same thing: at most N requests in any window.
+thread to take the GIL) was a sixth of the event loop's samples (docs/decisions.md, "Rate
+limit"). Both count the same thing: at most N requests in any window.
 """
 
 from __future__ import annotations

@@ -11,8 +11,7 @@ with the API's field names built from the stored payload. The files package writ
 from __future__ import annotations
 
 import tempfile
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -109,10 +108,11 @@ def for_upload(svc: Runtime, queries: ReportQueries, retailer_id: str,
         lines: list[int] = msgspec.json.decode(svc.blobs.get(member.lines_key))
         wanted = {lines[r["index"]]: error_text(r["issues"]) for r in rejected
                   if 0 <= r["index"] < len(lines)}
-        with _scratch(svc) as tmp:
+        # The scratch copy is on the server's disk: a full one is "try again", not "went wrong".
+        with disk_errors("errors-only file"), \
+                tempfile.TemporaryDirectory(dir=svc.settings.data_dir) as tmp:
             path = Path(tmp) / "source"
-            with disk_errors("errors-only file"):  # a full disk: "try again", not "went wrong"
-                path.write_bytes(svc.blobs.get(batch.source_key))
+            path.write_bytes(svc.blobs.get(batch.source_key))
             found = _from_source(path, batch.file_name, batch.format, batch.sheet,
                                  batch.mapping or "", wanted)
         if found is not None:
@@ -121,15 +121,6 @@ def for_upload(svc: Runtime, queries: ReportQueries, retailer_id: str,
     chosen = [(items[r["index"]], error_text(r["issues"])) for r in rejected
               if 0 <= r["index"] < len(items) and isinstance(items[r["index"]], dict)]
     return items_csv(chosen, f"upload-{ingestion_id[:8]}")
-
-
-@contextmanager
-def _scratch(svc: Runtime) -> Iterator[str]:
-    """A private temporary folder in the data directory (a full disk is transient there too)."""
-    with disk_errors("errors-only file"):
-        scratch = tempfile.TemporaryDirectory(dir=svc.settings.data_dir)
-    with scratch as tmp:
-        yield tmp
 
 
 def for_check(staged: Staged) -> Download:
