@@ -19,10 +19,11 @@ from catalog_ingest.cli.main import SERVER_MODULES
 from catalog_ingest.runtime import open_runtime
 from catalog_ingest.settings import Settings
 from tests.e2e.test_notify_http import clean_env
+from tests.support.markers import BUILDS_THE_CHECKOUT
 from tests.support.server import ServerProcess
 from tests.support.tenants import make_tenant
 
-pytestmark = [pytest.mark.install, pytest.mark.xdist_group("toolkit-install")]
+pytestmark = [pytest.mark.install, BUILDS_THE_CHECKOUT]
 
 ROOT = Path(__file__).resolve().parents[2]
 CSV = """item_sku,external_product_id,item_name,store_id,standard_price

@@ -13,8 +13,9 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from tests.support.markers import BUILDS_THE_CHECKOUT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, BUILDS_THE_CHECKOUT]
 
 #: What the Lambda Python runtime provides, copied from this environment.
 RUNTIME = ["boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six"]
