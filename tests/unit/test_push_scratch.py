@@ -6,12 +6,14 @@ from array import array
 from collections.abc import Iterator
 from typing import Any
 
+import msgspec
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from catalog_ingest.client.push.chunking import Chunk
 from catalog_ingest.client.push.scratch import Bloom, Scratch
+from catalog_ingest.client.push.spill import SpillLog
 from catalog_ingest.client.push.validate import MemoryState, SourceValidator
 from catalog_ingest.domain.barcodes import gs1_check_digit
 
@@ -50,6 +52,7 @@ items = st.lists(st.builds(item, st.sampled_from(["s1", "s2"]),
 @given(items)
 def test_the_scratch_state_gives_the_in_memory_verdicts(sequence: list[dict[str, Any]]) -> None:
     on_disk = Scratch()
+    on_disk._log = SpillLog(partitions=4, spill_bytes=200)  # spills every few items
     try:
         memory, disk = SourceValidator(MemoryState()), SourceValidator(on_disk)
         for n, entry in enumerate(sequence):
@@ -83,9 +86,49 @@ def test_missing_skus_come_in_order_with_their_stores(scratch: Scratch) -> None:
 
 def test_the_bloom_filter_never_forgets() -> None:
     bloom = Bloom(bits_log2=12)
-    keys = [("s", str(n)) for n in range(2000)]
+    keys = [hash(("s", str(n))) for n in range(2000)]
     assert [bloom.add(k) for k in keys[:3]] == [False, False, False]
     for key in keys:
         bloom.add(key)
     assert all(bloom.may_contain(k) for k in keys)
     assert all(bloom.add(k) for k in keys)
+
+
+# Keys and values with the characters that could break the records' framing.
+awkward = st.text(st.sampled_from('ab"\\\n,[]\x1f\u00e9'), max_size=6)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.tuples(awkward, awkward, st.one_of(st.none(), awkward)), max_size=60),
+       st.integers(1, 300))
+def test_the_spill_log_finds_the_newest_record_of_each_key(
+        writes: list[tuple[str, str, str | None]], spill_bytes: int) -> None:
+    log = SpillLog(partitions=2, spill_bytes=spill_bytes)
+    model: dict[tuple[str, str], str] = {}
+    try:
+        for store, key, value in writes:
+            prefix = b"\n" + msgspec.json.encode((1, store, key))[:-1] + b","
+            expected = model.get((store, key))
+            found = log.find(hash((store, key)), prefix)
+            assert found == (None if expected is None else msgspec.json.encode(expected) + b"]")
+            if value is not None:
+                log.add(hash((store, key)), b"\n" + msgspec.json.encode((1, store, key, value)))
+                model[(store, key)] = value
+    finally:
+        log.close()
+    assert not log.path.exists()
+
+
+def test_the_scratch_state_lives_in_files_not_memory(scratch: Scratch) -> None:
+    validator = SourceValidator(scratch)
+    for n in range(300):
+        found = validator.item_issues(item("s1", f"SKU-{n}", [n, n + 1000]))
+        assert not any(i.is_error for i in found)
+    scratch.flush()
+    assert scratch._log._pending == 0
+    assert scratch._log.path.stat().st_size > 300 * 3 * 20
+    again = validator.item_issues(item("s1", "SKU-7", [1]))
+    assert [i.code for i in again] == ["DUPLICATE_SKU_IN_UPLOAD"]
+    conflict = validator.item_issues(item("s1", "SKU-new", [1007]))
+    assert [i.message for i in conflict if i.is_error] == [
+        f"Barcode {ean(1007)} already belongs to SKU SKU-7 in store s1"]

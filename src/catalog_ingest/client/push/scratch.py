@@ -1,15 +1,16 @@
-"""A push's scratch space on disk (a temporary SQLite file): what would otherwise grow with the
-catalog in memory.
+"""A push's scratch space on disk: what would otherwise grow with the catalog in memory.
 
 - the cross-item validation state (every (store, SKU) seen, every barcode's owner), as the
-  ``CrossItemState`` of ``validate.SourceValidator``;
-- the per-item locations and content hashes of uploads waiting for their reports (``park`` /
-  ``unpark``): 24 bytes an item that need not stay in memory while the service works;
+  ``CrossItemState`` of ``validate.SourceValidator``: a Bloom filter in memory and the
+  records in a ``spill.SpillLog``;
+- in a temporary SQLite file, the per-item locations and content hashes of uploads waiting
+  for their reports (``park`` / ``unpark``): 24 bytes an item that need not stay in memory
+  while the service works;
 - for ``--archive-missing``, the source's SKUs and the SKUs the tracking database knows.
 
-The file is private to one run (deleted on close) and written without durability: a push
-that dies simply plans again from the sources when resumed. Its page cache is small and
-fixed, so the push's memory does not depend on the size of the catalog.
+Both are private to one run (deleted on close) and written without durability: a push that
+dies simply plans again from the sources when resumed. Their buffers and page cache are small
+and fixed, so the push's memory does not depend on the size of the catalog.
 """
 
 from __future__ import annotations
@@ -23,13 +24,12 @@ from array import array
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
+import msgspec
+
 from catalog_ingest.client.push.chunking import Chunk
+from catalog_ingest.client.push.spill import SpillLog
 
 _SCHEMA = (
-    "CREATE TABLE skus (store TEXT NOT NULL, sku TEXT NOT NULL, PRIMARY KEY (store, sku))"
-    " WITHOUT ROWID",
-    "CREATE TABLE owners (store TEXT NOT NULL, code TEXT NOT NULL, sku TEXT NOT NULL,"
-    " PRIMARY KEY (store, code)) WITHOUT ROWID",
     "CREATE TABLE parked (seq INTEGER PRIMARY KEY, refs BLOB NOT NULL, digests BLOB NOT NULL)",
     "CREATE TABLE present (sku TEXT NOT NULL, store TEXT NOT NULL, PRIMARY KEY (sku, store))"
     " WITHOUT ROWID",
@@ -38,12 +38,13 @@ _SCHEMA = (
 )
 #: SQLite page cache of the scratch file, KiB (negative: a size, not a page count).
 CACHE_KIB = 4 * 1024
-#: Rows written at a time (new SKUs and owners are held in memory until then).
+#: Rows written at a time (the --archive-missing sets; parked chunks between commits).
 _BATCH = 5000
+_encode = msgspec.json.Encoder().encode
 
 
 class Bloom:
-    """A fixed-size Bloom filter over hashable keys (Python's own hash: one process only).
+    """A fixed-size Bloom filter over hashes (Python's own ``hash``: one process only).
 
     2**26 bits (8 MiB) and 3 probes: about 0.2% false positives at 3M keys (1M items with
     their barcodes), 1.4% at 6M, degrading slowly beyond; a false positive only costs a
@@ -53,16 +54,14 @@ class Bloom:
         self._mask = (1 << bits_log2) - 1
         self._bits = bytearray(1 << (bits_log2 - 3))
 
-    def may_contain(self, key: object) -> bool:
-        h = hash(key)
+    def may_contain(self, h: int) -> bool:
         step, mask, bits = (h >> 31) | 1, self._mask, self._bits
         p1, p2, p3 = h & mask, (h + step) & mask, (h + 2 * step) & mask
         return bool(bits[p1 >> 3] & (1 << (p1 & 7)) and bits[p2 >> 3] & (1 << (p2 & 7))
                     and bits[p3 >> 3] & (1 << (p3 & 7)))
 
-    def add(self, key: object) -> bool:
-        """Add ``key``; True when it may have been added before."""
-        h = hash(key)
+    def add(self, h: int) -> bool:
+        """Add the hash ``h``; True when it may have been added before."""
         step, mask, bits = (h >> 31) | 1, self._mask, self._bits
         p1, p2, p3 = h & mask, (h + step) & mask, (h + 2 * step) & mask
         b1, b2, b3 = 1 << (p1 & 7), 1 << (p2 & 7), 1 << (p3 & 7)
@@ -92,13 +91,11 @@ class Scratch:
         self._pending = 0
         self._db.execute("BEGIN")
         self._bloom = Bloom()
-        #: Written in batches: (store, SKU) seen, and (store, barcode) → owning SKU.
-        self._new_skus: dict[tuple[str, str], None] = {}
-        self._new_owners: dict[tuple[str, str], str] = {}
+        #: Records ``[0, store, SKU]`` (seen) and ``[1, store, barcode, SKU]`` (its owner).
+        self._log = SpillLog(directory)
 
     def close(self) -> None:
-        self._new_skus.clear()
-        self._new_owners.clear()
+        self._log.close()
         with self._lock:
             with contextlib.suppress(sqlite3.Error):
                 self._db.execute("COMMIT")
@@ -114,59 +111,37 @@ class Scratch:
             self._db.execute("BEGIN")
 
     # --- CrossItemState ------------------------------------------------------------------------
-    # Most SKUs and barcodes are new: the Bloom filter says so without reading the file, and
-    # new entries are written in batches; only a possible repeat is looked up.
+    # Most SKUs and barcodes are new: the Bloom filter says so without reading the disk; only
+    # a possible repeat is looked up. Only the planner thread uses these.
 
     def first_sku(self, store: str, sku: str) -> bool:
-        key = (store, sku)
-        if self._bloom.add(key) and self._seen_sku(key):
+        h = hash((store, sku))
+        record = b"\n" + _encode((0, store, sku))
+        if self._bloom.add(h) and self._log.find(h, record[:-1]) is not None:
             return False
-        self._new_skus[key] = None
-        self._flush_if_full()
+        self._log.add(h, record)
         return True
 
     def owners(self, store: str, codes: Sequence[str]) -> dict[str, str]:
-        maybe = [code for code in codes if self._bloom.may_contain((store, "#" + code))]
-        if not maybe:
-            return {}
-        found = {code: self._new_owners[(store, code)] for code in maybe
-                 if (store, code) in self._new_owners}
-        rest = [code for code in maybe if code not in found]
-        if rest:
-            marks = ", ".join("?" * len(rest))
-            with self._lock:
-                found.update(self._db.execute(
-                    f"SELECT code, sku FROM owners WHERE store = ? AND code IN ({marks})",
-                    (store, *rest)).fetchall())
+        found: dict[str, str] = {}
+        for code in codes:
+            h = hash((1, store, code))
+            if not self._bloom.may_contain(h):
+                continue
+            rest = self._log.find(h, b"\n" + _encode((1, store, code))[:-1] + b",")
+            if rest is not None:
+                found[code] = msgspec.json.decode(rest[:-1], type=str)
         return found
 
     def claim(self, store: str, codes: Sequence[str], sku: str) -> None:
         for code in codes:
-            self._bloom.add((store, "#" + code))
-            self._new_owners[(store, code)] = sku
-        self._flush_if_full()
-
-    def _seen_sku(self, key: tuple[str, str]) -> bool:
-        if key in self._new_skus:
-            return True
-        with self._lock:
-            return self._db.execute("SELECT 1 FROM skus WHERE store = ? AND sku = ?",
-                                    key).fetchone() is not None
-
-    def _flush_if_full(self) -> None:
-        if len(self._new_skus) + len(self._new_owners) >= _BATCH:
-            self.flush()
+            h = hash((1, store, code))
+            self._bloom.add(h)
+            self._log.add(h, b"\n" + _encode((1, store, code, sku)))
 
     def flush(self) -> None:
-        """Write the batched new SKUs and barcode owners to the file."""
-        with self._lock:
-            self._db.executemany("INSERT OR IGNORE INTO skus VALUES (?, ?)", self._new_skus)
-            self._db.executemany("INSERT OR REPLACE INTO owners VALUES (?, ?, ?)",
-                                 ((s, c, k) for (s, c), k in self._new_owners.items()))
-            self._db.execute("COMMIT")
-            self._db.execute("BEGIN")
-        self._new_skus.clear()
-        self._new_owners.clear()
+        """Write the buffered cross-item records to their files."""
+        self._log.spill()
 
     # --- uploads waiting for their reports -----------------------------------------------------
 
