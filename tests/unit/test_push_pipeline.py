@@ -24,7 +24,8 @@ from catalog_ingest.client.push import Push, PushObserver, PushOptions, PushResu
 from catalog_ingest.client.push.chunking import ChunkPlanner, half_seq, idempotency_key
 from catalog_ingest.client.push.mapping import IDENTITY
 from catalog_ingest.client.push.sources import inspect
-from catalog_ingest.client.push.tracking import SCHEMA_VERSION, TrackingError
+from catalog_ingest.client.push.tracking import TrackingError
+from catalog_ingest.client.push.tracking_schema import SCHEMA_V1, SCHEMA_VERSION
 from catalog_ingest.domain.barcodes import gs1_check_digit
 from catalog_ingest.engine.worker import Worker
 from catalog_ingest.runtime import Runtime, open_runtime
@@ -358,6 +359,34 @@ def test_tracking_refuses_a_schema_it_does_not_know(tmp_path: Path) -> None:
         db.execute(f"PRAGMA user_version={SCHEMA_VERSION + 1}")
     with pytest.raises(TrackingError, match="schema version"):
         Tracking(path)
+
+
+def test_a_v1_tracking_database_is_upgraded_and_its_staged_rows_still_merge(
+        tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "t.db"
+    with sqlite3.connect(path) as db:  # what version 1 created, with a push cut short
+        db.executescript(SCHEMA_V1)
+        db.execute("PRAGMA user_version=1")
+        db.executemany("INSERT INTO staged_hashes VALUES (?, ?, ?, ?)",
+                       [("p", "s1", "A", b"a" * 16), ("p", "s1", "B", b"b" * 16),
+                        ("p", "s1", "C", None)])
+        db.execute("INSERT INTO item_hashes VALUES ('e', 'k', 's1', 'C', ?, 'old')",
+                   [b"c" * 16])
+    tracking = Tracking(path)
+    try:
+        assert tracking._run("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION == 2
+        tracking.stage("p", [("s1", "B", b"B" * 16), ("s1", "D", b"d" * 16)])  # resumed
+        tracking.stage("p", [("s1", "D", None)])
+        tracking.merge_staged("p", "e", "k")
+        assert tracking.known_hashes("e", "k", "s1", ["A", "B", "C", "D"]) == {
+            "A": b"a" * 16, "B": b"B" * 16}
+        assert tracking._run("SELECT COUNT(*) FROM staged_chunks").fetchone()[0] == 0
+        assert tracking._run("SELECT COUNT(*) FROM staged_hashes").fetchone()[0] == 0
+    finally:
+        tracking.close()
+    Tracking(path).close()  # already current: opened again as it is
 
 
 # --- the commands that need no service ------------------------------------------------------
