@@ -96,7 +96,7 @@ def run(quick: bool = False, wait: bool = True,
         f"push-memory target: peak ≤ {LIMIT_MIB:.0f} MiB at {small:,} items (ratio: of "
         f"{LIMIT_MIB:.0f} MiB) and ≤ +{GROWTH:.0%} at {large:,} (ratio: of 1.1x the first "
         "peak). RSS of the push process sampled every 0.2 s. The delta, validation and "
-        "waiting state live in the push's scratch SQLite file and the tracking database, "
+        "waiting state live in the push's scratch SQLite files and the tracking database, "
         "not in memory" + (" (quick: 200k / 400k items)." if quick else "."))
     return result
 

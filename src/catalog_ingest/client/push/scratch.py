@@ -74,7 +74,8 @@ class Bloom:
 
 
 class Scratch:
-    """One push run's scratch file; safe to use from the planner thread and the event loop."""
+    """One push run's scratch space; safe to use from the planner thread and the event loop
+    (the cross-item state from the planner thread only)."""
 
     def __init__(self, directory: Path | None = None) -> None:
         handle, name = tempfile.mkstemp(prefix="catalog-ingest-push-", suffix=".db",
@@ -140,7 +141,7 @@ class Scratch:
             self._log.add(h, b"\n" + _encode((1, store, code, sku)))
 
     def flush(self) -> None:
-        """Write the buffered cross-item records to their files."""
+        """Write the buffered cross-item records to disk."""
         self._log.spill()
 
     # --- uploads waiting for their reports -----------------------------------------------------

@@ -6,7 +6,7 @@ SQLite table cost ~17 µs an item on the 2-core machine (2.4 B-tree inserts an i
 through ``executemany``), a third of the push's planning time; appending them to a buffer
 costs ~1 µs, and writing a spill's buffers as one row per partition little more. A lookup
 reads one partition (a few tens of KiB at 1M items) and searches it from the newest end.
-docs/decisions.md, "The push's scratch records", has the measurements.
+docs/decisions.md, "The push's scratch records and staged outcomes", has the measurements.
 
 A record is ``\\n`` + a JSON array whose first elements are its key. JSON strings hold no raw
 newline and end at an unescaped quote, so a key's prefix (the array without its closing
